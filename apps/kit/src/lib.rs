@@ -1,0 +1,1 @@
+//! Placeholder: the apps helper fills this crate.

@@ -1,0 +1,1 @@
+# make/book.mk: see ARCHITECTURE.md for what belongs here.

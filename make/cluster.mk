@@ -1,0 +1,1 @@
+# make/cluster.mk: see ARCHITECTURE.md for what belongs here.

@@ -1,0 +1,1 @@
+# make/demo.mk: see ARCHITECTURE.md for what belongs here.

@@ -1,0 +1,1 @@
+# make/images.mk: see ARCHITECTURE.md for what belongs here.
