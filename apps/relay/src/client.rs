@@ -1,0 +1,348 @@
+//! The HTTP client that calls echo.
+//!
+//! One client serves the whole process. It keeps connections open and reuses them,
+//! so a busy relay does not open a new connection per request.
+//! Names go through the system resolver, so Kubernetes search domains work.
+//! Every resolved address is checked again before the client connects.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::target::{is_forbidden_ip, Target};
+
+/// Characters sent as they are in the message; all others are percent-encoded.
+const MESSAGE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What echo answered: its status and at most `max_reply_bytes` of its body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+/// Why the call to echo failed. `Display` gives one plain sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The name resolved to a link-local or metadata address.
+    Blocked(IpAddr),
+    /// The name does not resolve.
+    NoSuchName(String),
+    /// Nothing listens on that port.
+    Refused,
+    /// Some other failure while connecting, such as "no route to host".
+    Connect(String),
+    /// The call took longer than `--call-timeout`.
+    Timeout(Duration),
+    /// The reply was bigger than `--max-reply-bytes`.
+    TooLarge(usize),
+    /// The answer was not HTTP.
+    NotHttp,
+    /// The connection closed before the reply was complete.
+    Closed,
+    /// Anything else.
+    Other(String),
+}
+
+impl CallError {
+    /// A short name for metrics: `relay_upstream_calls_total{outcome="..."}`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CallError::Blocked(_) => "blocked",
+            CallError::NoSuchName(_) => "dns_error",
+            CallError::Refused => "refused",
+            CallError::Connect(_) => "connect_error",
+            CallError::Timeout(_) => "timeout",
+            CallError::TooLarge(_) => "too_large",
+            CallError::NotHttp => "not_http",
+            CallError::Closed => "closed",
+            CallError::Other(_) => "error",
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Blocked(ip) => write!(
+                f,
+                "The name points to {ip}, a link-local or cloud metadata address. The relay never calls it."
+            ),
+            CallError::NoSuchName(name) => write!(f, "The name {name} does not resolve. Check its spelling and namespace."),
+            CallError::Refused => f.write_str("The connection was refused. Nothing listens on that port."),
+            CallError::Connect(why) => write!(f, "The relay could not connect: {why}."),
+            CallError::Timeout(limit) => write!(f, "The echo server did not answer within {limit:?}."),
+            CallError::TooLarge(max) => write!(f, "The reply is larger than {max} bytes. The relay stopped reading."),
+            CallError::NotHttp => f.write_str("The reply is not HTTP. Is this port an echo server?"),
+            CallError::Closed => f.write_str("The connection closed before the reply was complete."),
+            CallError::Other(why) => write!(f, "The call failed: {why}."),
+        }
+    }
+}
+
+// ANCHOR: client
+/// The one HTTP client of the process, with its deadline and size limit.
+#[derive(Clone)]
+pub struct EchoClient {
+    http: Client<HttpConnector<CheckedResolver>, Empty<Bytes>>,
+    call_timeout: Duration,
+    max_reply_bytes: usize,
+}
+
+impl EchoClient {
+    pub fn new(call_timeout: Duration, max_reply_bytes: usize) -> Self {
+        let mut connector = HttpConnector::new_with_resolver(CheckedResolver);
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        EchoClient {
+            http,
+            call_timeout,
+            max_reply_bytes,
+        }
+    }
+
+    /// Calls `GET http://TARGET/echo?message=...` and reads the reply, all within the deadline.
+    pub async fn echo(&self, target: &Target, message: &str) -> Result<Reply, CallError> {
+        let uri = echo_uri(target, message);
+        let call = async {
+            let request = Request::get(uri)
+                .body(Empty::new())
+                .map_err(|e| CallError::Other(e.to_string()))?;
+            let response = self.http.request(request).await.map_err(|e| classify(&e))?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), self.max_reply_bytes)
+                .collect()
+                .await
+                .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
+                    Some(_) => CallError::TooLarge(self.max_reply_bytes),
+                    None => classify(&*e),
+                })?
+                .to_bytes();
+            Ok(Reply { status, body })
+        };
+        tokio::time::timeout(self.call_timeout, call)
+            .await
+            .unwrap_or(Err(CallError::Timeout(self.call_timeout)))
+    }
+}
+// ANCHOR_END: client
+
+/// The URL of echo's `/echo` path with the message percent-encoded.
+pub fn echo_uri(target: &Target, message: &str) -> String {
+    format!(
+        "http://{target}/echo?message={}",
+        utf8_percent_encode(message, MESSAGE)
+    )
+}
+
+/// Finds the first known cause in an error's chain of sources.
+fn classify(err: &(dyn StdError + 'static)) -> CallError {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(blocked) = e.downcast_ref::<BlockedAddress>() {
+            return CallError::Blocked(blocked.0);
+        }
+        if let Some(failed) = e.downcast_ref::<LookupFailed>() {
+            return CallError::NoSuchName(failed.0.clone());
+        }
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::ConnectionRefused => CallError::Refused,
+                io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => CallError::Closed,
+                _ => CallError::Connect(io.to_string()),
+            };
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_parse() {
+                return CallError::NotHttp;
+            }
+            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() {
+                return CallError::Closed;
+            }
+        }
+        cause = e.source();
+    }
+    CallError::Other(err.to_string())
+}
+
+/// The resolver: the system resolver, then a check of every address it returns.
+#[derive(Clone, Copy)]
+struct CheckedResolver;
+
+#[derive(Debug)]
+struct BlockedAddress(IpAddr);
+
+#[derive(Debug)]
+struct LookupFailed(String);
+
+impl fmt::Display for BlockedAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is link-local or a metadata address", self.0)
+    }
+}
+impl StdError for BlockedAddress {}
+
+impl fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} does not resolve", self.0)
+    }
+}
+impl StdError for LookupFailed {}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+impl tower_service::Service<Name> for CheckedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let lookup = host.clone();
+            // getaddrinfo blocks, so it runs on tokio's blocking threads.
+            let found =
+                tokio::task::spawn_blocking(move || (lookup.as_str(), 0).to_socket_addrs()).await?;
+            let addrs: Vec<SocketAddr> = match found {
+                Ok(addrs) => addrs.collect(),
+                Err(_) => Vec::new(),
+            };
+            if addrs.is_empty() {
+                return Err(LookupFailed(host).into());
+            }
+            if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
+                return Err(BlockedAddress(bad.ip()).into());
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::parse;
+
+    #[test]
+    fn encodes_the_message() {
+        let t = parse("echo:8080").unwrap();
+        assert_eq!(echo_uri(&t, "hi"), "http://echo:8080/echo?message=hi");
+        assert_eq!(
+            echo_uri(&t, "a&b=c d+e/f?#%"),
+            "http://echo:8080/echo?message=a%26b%3Dc%20d%2Be%2Ff%3F%23%25"
+        );
+        assert_eq!(
+            echo_uri(&t, "héllo ✔"),
+            "http://echo:8080/echo?message=h%C3%A9llo%20%E2%9C%94"
+        );
+        assert_eq!(
+            echo_uri(&t, "a-b.c_d~e"),
+            "http://echo:8080/echo?message=a-b.c_d~e"
+        );
+        let v6 = parse("[::1]:80").unwrap();
+        assert_eq!(echo_uri(&v6, ""), "http://[::1]:80/echo?message=");
+    }
+
+    #[test]
+    fn encoded_uris_are_valid() {
+        let t = parse("echo:8080").unwrap();
+        for m in [
+            "",
+            "a b",
+            "\u{0}\u{7f}",
+            "line\nbreak",
+            "😀",
+            "%zz",
+            "[]{}|^`\"<>",
+        ] {
+            let uri: hyper::Uri = echo_uri(&t, m).parse().unwrap();
+            assert_eq!(uri.path(), "/echo");
+            let got: Vec<(String, String)> =
+                form_urlencoded::parse(uri.query().unwrap().as_bytes())
+                    .into_owned()
+                    .collect();
+            assert_eq!(got, vec![("message".to_owned(), m.to_owned())]);
+        }
+    }
+
+    #[test]
+    fn classifies_errors() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify(&refused), CallError::Refused);
+        assert_eq!(
+            classify(&BlockedAddress("169.254.169.254".parse().unwrap())).outcome(),
+            "blocked"
+        );
+        assert_eq!(
+            classify(&LookupFailed("nope".into())),
+            CallError::NoSuchName("nope".into())
+        );
+        let other = io::Error::other("no route to host");
+        assert_eq!(
+            classify(&other),
+            CallError::Connect("no route to host".into())
+        );
+    }
+
+    #[test]
+    fn messages_are_plain_sentences() {
+        for e in [
+            CallError::Blocked("fe80::1".parse().unwrap()),
+            CallError::NoSuchName("ecko".into()),
+            CallError::Refused,
+            CallError::Connect("no route to host".into()),
+            CallError::Timeout(Duration::from_secs(2)),
+            CallError::TooLarge(65536),
+            CallError::NotHttp,
+            CallError::Closed,
+            CallError::Other("boom".into()),
+        ] {
+            let text = e.to_string();
+            assert!(text.ends_with('.') || text.ends_with('?'), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+            for sentence in text.split(". ") {
+                assert!(sentence.split_whitespace().count() <= 20, "{text}");
+            }
+        }
+        assert_eq!(
+            CallError::Timeout(Duration::from_secs(2)).to_string(),
+            "The echo server did not answer within 2s."
+        );
+    }
+
+    #[tokio::test]
+    async fn resolver_refuses_nothing_for_localhost() {
+        use tower_service::Service;
+        let addrs: Vec<_> = CheckedResolver
+            .call("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
+}
