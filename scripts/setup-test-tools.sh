@@ -61,6 +61,6 @@ install_cargo_tool() { # name version binary
   fi
 }
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked --quiet cargo-nextest
-install_cargo_tool mdbook 0.5.1 mdbook
+install_cargo_tool mdbook 0.5.4 mdbook
 
 say "✔ Test tools are ready."
