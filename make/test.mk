@@ -17,3 +17,7 @@ test-apps: ## Test the Rust apps: format, lint, unit and integration tests
 
 test-python: build-static ## Test images, manifests and the book (pytest)
 	$(PYTEST) tests
+
+.PHONY: bench
+bench: build-static ## Load-test echo and relay against nginx (BENCH_SECONDS=10, COLD_BUILD=1)
+	@python3 bench/run.py --no-build

@@ -1,0 +1,633 @@
+#!/usr/bin/env python3
+"""make bench: load-test echo and relay against nginx on loopback, in one run.
+
+What it measures (see bench/README.md):
+  - requests per second, p50 and p99 latency, failed requests (wrk --latency),
+  - peak memory (VmHWM) of each server, and each app's speed as a share of nginx,
+  - start-to-ready time (exec to the first 200 on /ready, median of 10),
+  - stripped binary sizes, TIME_WAIT sockets after the relay run,
+  - the cold release build time of both apps (only with --cold-build or COLD_BUILD=1).
+
+It uses the Python standard library only. Every process it starts runs in its own
+session and is stopped at the end, also on Ctrl-C, SIGTERM or an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+# Targets from issue 2 ("Speed and size").
+ECHO_SHARE_MIN = 0.90
+RELAY_SHARE_MIN = 0.30
+ECHO_RSS_MAX_MB = 8.0
+READY_MAX_MS = 5.0
+BINARY_MAX_MB = 4.0
+COLD_BUILD_MAX_S = 60.0
+MB = 1_000_000  # sizes use decimal megabytes: 8 MB = 8,000,000 bytes
+
+
+class BenchError(Exception):
+    """A problem we explain in plain words (no traceback)."""
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP arrived."""
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BenchError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < 1:
+        raise BenchError(f"{name} must be 1 or more, not {value}.")
+    return value
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "yes", "true", "on")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if not found:
+        raise BenchError(f"{name} is missing. Install it with: bash scripts/setup-test-tools.sh")
+    return found
+
+
+# --- processes -------------------------------------------------------------------
+
+
+class Servers:
+    """Starts servers in their own session and stops every one of them at the end."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        """SIGTERM to the whole process group, SIGKILL after 5 s."""
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # nginx workers may outlive their master by a moment: kill what is left of the group.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(reversed(self.procs)):
+            self.stop(proc)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, name: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{name} stopped at start (exit code {proc.returncode}).")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise BenchError(f"{name} did not answer 200 on {url} within {timeout:.0f} s.")
+
+
+def fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except OSError as e:
+        raise BenchError(f"No answer from {url}: {e}") from None
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM (peak resident memory) of one process, in KiB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    m = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def group_members(pgid: int) -> list[int]:
+    """Every process in a process group (nginx: the master and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+            pids.append(int(entry.name))
+    return pids
+
+
+# --- wrk -------------------------------------------------------------------------
+
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def to_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not m:
+        raise BenchError(f"wrk printed a latency I cannot read: {text!r}")
+    return float(m.group(1)) * UNIT_MS[m.group(2)]
+
+
+def parse_wrk(out: str) -> dict:
+    def grab(pattern: str) -> re.Match:
+        m = re.search(pattern, out, re.M)
+        if not m:
+            raise BenchError(f"wrk output lacks {pattern!r}. Output was:\n{out}")
+        return m
+
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(g) for g in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return {
+        "requests_per_s": float(grab(r"^Requests/sec:\s+([\d.]+)").group(1)),
+        "requests": int(grab(r"^\s+(\d+) requests in").group(1)),
+        "p50_ms": to_ms(grab(r"^\s+50%\s+(\S+)").group(1)),
+        "p99_ms": to_ms(grab(r"^\s+99%\s+(\S+)").group(1)),
+        "errors": errors,
+    }
+
+
+def run_wrk(wrk: str, url: str, seconds: int, connections: int, threads: int) -> dict:
+    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "2s", "--latency", url]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk did not stop after {seconds + 30} s.") from None
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed (exit code {done.returncode}): {done.stderr.strip()}")
+    return parse_wrk(done.stdout)
+
+
+# --- the steps -------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.servers = Servers()
+        self.tmp = Path(tempfile.mkdtemp(prefix="kube-course-bench-"))
+        self.wrk = find_tool("wrk")
+        self.nginx = find_tool("nginx")
+        self.bins = {app: args.bin_dir / f"{app}-server" for app in ("echo", "relay")}
+        self.step_no = 0
+        self.steps = 6 + (0 if args.no_build else 1) + (1 if args.cold_build else 0)
+        self.app_env = {"LOG_LEVEL": "warn"}  # nginx has its access log off too
+        self.result: dict = {
+            "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "machine": machine_info(),
+            "load": {"tool": "wrk", "seconds": args.seconds, "connections": args.connections,
+                     "threads": args.threads, "warmup_seconds": args.warmup,
+                     "nginx_worker_processes": args.nginx_workers},
+            "servers": {},
+        }
+
+    def step(self, text: str) -> None:
+        self.step_no += 1
+        say(f"Step {self.step_no} of {self.steps}: {text}")
+
+    def done(self, text: str) -> None:
+        say(f"  ✔ {text}")
+
+    def load(self, name: str, url: str) -> dict:
+        a = self.args
+        if a.warmup:
+            run_wrk(self.wrk, url, a.warmup, a.connections, a.threads)
+        stats = run_wrk(self.wrk, url, a.seconds, a.connections, a.threads)
+        stats["url"] = url
+        self.done(f"{name}: {stats['requests_per_s']:,.0f} requests/s, "
+                  f"p99 {stats['p99_ms']:.2f} ms, {stats['errors']} failed")
+        return stats
+
+    # Step: build
+    def build(self) -> None:
+        self.step("Build the release binaries (make build-static)")
+        done = subprocess.run(["make", "-s", "build-static"], cwd=REPO)
+        if done.returncode != 0:
+            raise BenchError("make build-static failed. Read the lines above.")
+        self.done("Binaries are in target/static/")
+
+    def check_binaries(self) -> None:
+        for path in self.bins.values():
+            if not path.is_file():
+                raise BenchError(f"{path} is missing. Build it with: make build-static")
+
+    # Step: nginx
+    def run_nginx(self) -> None:
+        self.step(f"Load nginx (the reference), {self.args.seconds} s")
+        port = free_port()
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(workers=self.args.nginx_workers, tmp=self.tmp, port=port))
+        proc = self.servers.start("nginx", [self.nginx, "-p", str(self.tmp), "-e", str(self.tmp / "error.log"),
+                                            "-c", str(conf)])
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base + "/", proc, "nginx")
+        status, body = fetch(base + "/")
+        if status != 200 or body != "ok":
+            raise BenchError(f"nginx answered {status} {body!r}, expected 200 'ok'.")
+        stats = self.load("nginx", base + "/")
+        pids = group_members(proc.pid)
+        stats["peak_rss_kib"] = sum(peak_rss_kib(p) for p in pids)
+        stats["peak_rss_note"] = f"sum of {len(pids)} processes (master and workers)"
+        self.result["servers"]["nginx"] = stats
+        self.servers.stop(proc)
+
+    def start_app(self, app: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        env = {**self.app_env, "PORT": str(port), **(extra_env or {})}
+        proc = self.servers.start(app, [str(self.bins[app])], env)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base + "/ready", proc, f"{app}-server")
+        return proc, base
+
+    # Step: echo
+    def run_echo(self) -> None:
+        self.step(f"Load echo: /echo?message=hello, {self.args.seconds} s")
+        proc, base = self.start_app("echo")
+        url = base + "/echo?message=hello"
+        status, body = fetch(url)
+        if status != 200 or not re.fullmatch(r"Echo host: .+\nMessage: hello\n", body):
+            raise BenchError(f"echo answered {status} {body!r}, expected 200 'Echo host: ...'.")
+        stats = self.load("echo", url)
+        stats["peak_rss_kib"] = peak_rss_kib(proc.pid)
+        self.result["servers"]["echo"] = stats
+        self.servers.stop(proc)
+
+    # Step: relay -> echo
+    def run_relay(self) -> None:
+        self.step(f"Load relay, which calls echo: /relay?echo_server=...&message=hello, {self.args.seconds} s")
+        echo, echo_base = self.start_app("echo")
+        echo_port = int(echo_base.rsplit(":", 1)[1])
+        relay, base = self.start_app("relay")
+        url = f"{base}/relay?echo_server=127.0.0.1:{echo_port}&message=hello"
+        status, body = fetch(url)
+        if status != 200 or "\nMessage: hello\n" not in body:
+            raise BenchError(f"relay answered {status} {body!r}, expected 200 with echo's reply.")
+        stats = self.load("relay", url)
+        stats["peak_rss_kib"] = peak_rss_kib(relay.pid)
+        stats["echo_behind_relay_peak_rss_kib"] = peak_rss_kib(echo.pid)
+        stats["time_wait_to_echo"] = time_wait(echo_port)
+        stats["time_wait_total"] = time_wait(None)
+        self.done(f"TIME_WAIT sockets: {stats['time_wait_to_echo']} to echo's port, "
+                  f"{stats['time_wait_total']} on the machine")
+        self.result["servers"]["relay"] = stats
+        self.servers.stop(relay)
+        self.servers.stop(echo)
+
+    # Step: start to ready
+    def run_start_to_ready(self) -> None:
+        self.step("Start to ready: exec to the first 200 on /ready, median of 10")
+        out = {}
+        for app in ("echo", "relay"):
+            times = [self.one_start(app) for _ in range(10)]
+            out[app] = {"median_ms": statistics.median(times), "min_ms": min(times),
+                        "max_ms": max(times), "runs_ms": times}
+            self.done(f"{app}: {out[app]['median_ms']:.2f} ms")
+        self.result["start_to_ready"] = out
+
+    def one_start(self, app: str) -> float:
+        port = free_port()
+        env = {**os.environ, **self.app_env, "PORT": str(port)}
+        # Popen returns once exec has succeeded, so the clock starts at exec.
+        proc = self.servers.start(app, [str(self.bins[app])], env)
+        t0 = time.perf_counter()
+        request = b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        try:
+            while True:
+                elapsed = time.perf_counter() - t0
+                if elapsed > 5:
+                    raise BenchError(f"{app}-server was not ready 5 s after start.")
+                if proc.poll() is not None:
+                    raise BenchError(f"{app}-server stopped at start (exit code {proc.returncode}).")
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                        s.sendall(request)
+                        head = s.recv(64)
+                except OSError:
+                    time.sleep(0.0001)
+                    continue
+                if head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"):
+                    return (time.perf_counter() - t0) * 1000
+                time.sleep(0.0001)
+        finally:
+            self.servers.stop(proc)
+
+    # Step: sizes
+    def run_sizes(self) -> None:
+        self.step("Binary sizes, stripped")
+        strip = shutil.which("strip")
+        out = {}
+        for app, path in self.bins.items():
+            size = path.stat().st_size
+            stripped = size
+            if strip:
+                copy = self.tmp / path.name
+                done = subprocess.run([strip, "-o", str(copy), str(path)], capture_output=True)
+                if done.returncode == 0:
+                    stripped = copy.stat().st_size
+            out[path.name] = {"bytes": size, "stripped_bytes": stripped}
+            self.done(f"{path.name}: {stripped / MB:.2f} MB")
+        self.result["binaries"] = out
+
+    # Step: cold build
+    def run_cold_build(self) -> None:
+        self.step("Cold release build of both apps, in an empty target folder")
+        subprocess.run(["cargo", "fetch", "--locked", "--quiet"], cwd=REPO, check=False)
+        host = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+        target = re.search(r"^host: (\S+)", host, re.M).group(1)
+        cmd = ["cargo", "build", "--release", "--locked", "--quiet", "--target", target,
+               "-p", "echo-server", "-p", "relay-server"]
+        env = {**os.environ, "CARGO_TARGET_DIR": str(self.tmp / "cold-target"),
+               "RUSTFLAGS": "-C target-feature=+crt-static", "RUSTC_WRAPPER": ""}
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, cwd=REPO, env=env)
+        seconds = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise BenchError("The cold build failed. Read the lines above.")
+        self.result["cold_build"] = {"seconds": seconds, "command": " ".join(cmd),
+                                     "rustflags": env["RUSTFLAGS"], "jobs": os.cpu_count(),
+                                     "note": "crates were fetched before the clock started"}
+        self.done(f"{seconds:.1f} s")
+
+    def run(self) -> dict:
+        a = self.args
+        say(f"Benchmark: wrk, {a.seconds} s per server, {a.connections} connections, {a.threads} threads, "
+            f"loopback. nginx has {a.nginx_workers} worker processes.")
+        if not a.no_build:
+            self.build()
+        self.check_binaries()
+        self.run_nginx()
+        self.run_echo()
+        self.run_relay()
+        self.run_start_to_ready()
+        self.run_sizes()
+        if a.cold_build:
+            self.run_cold_build()
+        self.step("Check the targets")
+        self.result["targets"] = targets(self.result)
+        self.done("Done")
+        return self.result
+
+    def cleanup(self) -> None:
+        self.servers.stop_all()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+NGINX_CONF = """\
+# Written by bench/run.py for one run. A fixed answer: 200 ok.
+worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 100000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type text/plain;
+            return 200 "ok";
+        }}
+    }}
+}}
+"""
+
+
+def time_wait(port: int | None) -> int:
+    argv = ["ss", "-Htan", "state", "time-wait"]
+    if port is not None:
+        argv += [f"( dport = :{port} or sport = :{port} )"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return -1
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+def machine_info() -> dict:
+    def first_line(argv: list[str]) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (done.stdout or done.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "unknown"
+
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "load_average_at_start": os.getloadavg(),
+        "rustc": first_line(["rustc", "--version"]),
+        "nginx": first_line([find_tool("nginx"), "-v"]),
+        "wrk": first_line([find_tool("wrk"), "-v"]),
+        "git_commit": first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
+    }
+
+
+# --- the verdict ---------------------------------------------------------------
+
+
+def targets(r: dict) -> list[dict]:
+    s = r["servers"]
+    nginx_rps = s["nginx"]["requests_per_s"] or 1.0
+    echo_share = s["echo"]["requests_per_s"] / nginx_rps
+    relay_share = s["relay"]["requests_per_s"] / nginx_rps
+    echo_rss_mb = s["echo"]["peak_rss_kib"] * 1024 / MB
+    ready = max(v["median_ms"] for v in r["start_to_ready"].values())
+    biggest = max(v["stripped_bytes"] for v in r["binaries"].values()) / MB
+    failed = sum(v["errors"] for v in s.values())
+    out = [
+        ("echo speed", f"echo reaches {echo_share:.0%} of nginx", "at least 90%", echo_share >= ECHO_SHARE_MIN),
+        ("relay speed", f"relay reaches {relay_share:.0%} of nginx", "at least 30%",
+         relay_share >= RELAY_SHARE_MIN),
+        ("echo memory", f"echo peaks at {echo_rss_mb:.1f} MB", "under 8 MB", echo_rss_mb < ECHO_RSS_MAX_MB),
+        ("start to ready", f"the slower app is ready in {ready:.2f} ms", "under 5 ms", ready < READY_MAX_MS),
+        ("binary size", f"the bigger binary is {biggest:.2f} MB", "under 4 MB", biggest < BINARY_MAX_MB),
+        ("no failed requests", f"{failed} requests failed", "0", failed == 0),
+    ]
+    if "cold_build" in r:
+        sec = r["cold_build"]["seconds"]
+        out.append(("cold build", f"the cold build takes {sec:.0f} s", "under 60 s", sec < COLD_BUILD_MAX_S))
+    return [{"name": n, "measured": m, "target": t, "met": ok} for n, m, t, ok in out]
+
+
+def table(r: dict) -> str:
+    s = r["servers"]
+    nginx_rps = s["nginx"]["requests_per_s"] or 1.0
+    lines = [
+        f"{'server':<14}{'requests/s':>12}{'p50':>12}{'p99':>12}{'failed':>8}{'peak RSS':>11}{'vs nginx':>10}",
+    ]
+    labels = {"nginx": "nginx", "echo": "echo", "relay": "relay → echo"}
+    for name in ("nginx", "echo", "relay"):
+        v = s[name]
+        lines.append(
+            f"{labels[name]:<14}{v['requests_per_s']:>12,.0f}{v['p50_ms']:>9.2f} ms{v['p99_ms']:>9.2f} ms"
+            f"{v['errors']:>8}{v['peak_rss_kib'] * 1024 / MB:>8.1f} MB{v['requests_per_s'] / nginx_rps:>10.0%}"
+        )
+    lines.append("")
+    ready = r["start_to_ready"]
+    lines.append("Start to ready (median of 10): "
+                 + ", ".join(f"{app} {v['median_ms']:.2f} ms" for app, v in ready.items()))
+    lines.append("Binary size (stripped): "
+                 + ", ".join(f"{n} {v['stripped_bytes'] / MB:.2f} MB" for n, v in r["binaries"].items()))
+    if "cold_build" in r:
+        lines.append(f"Cold release build of both apps: {r['cold_build']['seconds']:.1f} s")
+    else:
+        lines.append("Cold release build of both apps: skipped (run make bench COLD_BUILD=1 to measure it)")
+    lines.append(f"TIME_WAIT sockets after the relay run: {s['relay']['time_wait_to_echo']} to echo's port, "
+                 f"{s['relay']['time_wait_total']} on the machine")
+    lines.append(f"nginx peak RSS is the {s['nginx']['peak_rss_note']}.")
+    lines.append("")
+    lines.append("Targets:")
+    for t in r["targets"]:
+        mark = "✔" if t["met"] else "✖"
+        word = "met" if t["met"] else "missed"
+        lines.append(f"  {mark} {word}: {t['measured']} (target: {t['target']})")
+    met = sum(t["met"] for t in r["targets"])
+    lines.append(f"{met} of {len(r['targets'])} targets met.")
+    return "\n".join(lines)
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Load-test echo and relay against nginx on loopback. Print a table and write JSON.",
+        epilog="Environment: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_NGINX_WORKERS, "
+               "COLD_BUILD=1, BENCH_JSON.",
+    )
+    p.add_argument("--seconds", type=int, default=None, help="length of each load run (default 10)")
+    p.add_argument("--connections", type=int, default=None, help="open connections (default 64)")
+    p.add_argument("--threads", type=int, default=None, help="wrk threads (default 2)")
+    p.add_argument("--nginx-workers", type=int, default=None,
+                   help="nginx worker processes (default: one per CPU, like the apps' worker threads)")
+    p.add_argument("--cold-build", action="store_true", help="also time a cold release build")
+    p.add_argument("--no-build", action="store_true", help="use target/static as it is")
+    p.add_argument("--bin-dir", type=Path, default=REPO / "target" / "static", help="where the binaries are")
+    p.add_argument("--json", type=Path, default=None, help="where to write the results")
+    a = p.parse_args(argv)
+    a.seconds = a.seconds or env_int("BENCH_SECONDS", 10)
+    a.connections = a.connections or env_int("BENCH_CONNECTIONS", 64)
+    a.threads = a.threads or env_int("BENCH_THREADS", 2)
+    a.nginx_workers = a.nginx_workers or env_int("BENCH_NGINX_WORKERS", os.cpu_count() or 1)
+    a.cold_build = a.cold_build or env_flag("COLD_BUILD")
+    a.warmup = 1 if a.seconds >= 5 else 0
+    if a.json is None:
+        env_json = os.environ.get("BENCH_JSON", "").strip()
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        a.json = Path(env_json) if env_json else RESULTS / f"bench-{stamp}.json"
+    for name in ("seconds", "connections", "threads", "nginx_workers"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be 1 or more")
+    if a.threads > a.connections:
+        p.error("--threads must not be more than --connections")
+    return a
+
+
+def main(argv: list[str]) -> int:
+    def on_signal(signum, _frame):
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    bench = None
+    try:
+        args = parse_args(argv)
+        bench = Bench(args)
+        result = bench.run()
+        say()
+        say(table(result))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        say(f"✔ Results are in {args.json}")
+        return 0
+    except BenchError as e:
+        say(f"✖ {e}")
+        say("✖ The benchmark did not finish. Every server it started is stopped.")
+        return 1
+    except (KeyboardInterrupt, Stopped):
+        say("\n✖ Stopped before the end. Every server it started is stopped.")
+        return 130
+    finally:
+        if bench is not None:
+            # Signals must not cut the cleanup short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            bench.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
