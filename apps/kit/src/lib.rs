@@ -1,1 +1,166 @@
-//! Placeholder: the apps helper fills this crate.
+//! What echo and relay share: config, probes, shutdown, identity, logging,
+//! metrics, and the HTTP server loop.
+//!
+//! The kit answers the common paths itself: `/`, `/ready`, `/alive`,
+//! `/metrics`, `/version` and `/crash`. Every other path goes to the app,
+//! through the [`App`] trait. An app plugs in like this:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use kit::http::{text, Request, Response};
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     common: kit::config::Common,
+//!     #[command(subcommand)]
+//!     command: Option<kit::config::Command>,
+//! }
+//!
+//! struct Hello;
+//! impl kit::App for Hello {
+//!     const PATHS: &'static [&'static str] = &["/hello"];
+//!     const HINT: &'static str = "Try /hello.";
+//!     async fn handle(&self, req: Request, ctx: &kit::Context) -> Response {
+//!         match req.uri().path() {
+//!             "/hello" => text(hyper::StatusCode::OK, format!("Hello from {}\n", ctx.identity.hostname)),
+//!             path => kit::http::not_found(path, Self::HINT),
+//!         }
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let cli = Cli::parse();
+//!     kit::run(kit::app_info!(), cli.common, cli.command, Hello)
+//! }
+//! ```
+//!
+//! Answers of the kit's paths: `/ready` gives `200 ready\n` or `503 not ready\n`,
+//! `/alive` gives `200 alive\n` or `503 not alive\n` (bodies end with a line break).
+//! Every answer carries the `X-Pod-*` identity headers that are set.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+pub mod config;
+pub mod healthcheck;
+pub mod http;
+pub mod identity;
+pub mod logging;
+pub mod metrics;
+pub mod probes;
+pub mod server;
+pub mod shutdown;
+
+pub use hyper;
+
+/// An app: the paths it answers beyond the kit's own.
+pub trait App: Send + Sync + Sized + 'static {
+    /// The app's paths, to name them in metrics. Other paths count as `other`.
+    const PATHS: &'static [&'static str];
+    /// One line that tells a learner what to try, like "Try /echo?message=hello."
+    const HINT: &'static str;
+
+    /// Answers a request for any path the kit does not answer itself.
+    fn handle(
+        &self,
+        req: http::Request,
+        ctx: &Context,
+    ) -> impl Future<Output = http::Response> + Send;
+
+    /// Adds the app's own numbers to `/metrics` (see [`metrics::CounterFamily`]).
+    fn write_metrics(&self, _out: &mut String) {}
+}
+
+/// Name, version and git commit of the program. Make it with [`app_info!`].
+#[derive(Debug, Clone, Copy)]
+pub struct AppInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub commit: Option<&'static str>,
+}
+
+/// The calling crate's name and version, and `GIT_COMMIT` if it was set at build time.
+#[macro_export]
+macro_rules! app_info {
+    () => {
+        $crate::AppInfo {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+            commit: option_env!("GIT_COMMIT"),
+        }
+    };
+}
+
+/// What every request handler may look at.
+#[derive(Debug)]
+pub struct Context {
+    pub info: AppInfo,
+    pub identity: identity::Identity,
+    pub probes: probes::Probes,
+    pub metrics: metrics::Metrics,
+}
+
+impl Context {
+    /// A context for this app: identity from the environment, probes on, metrics empty.
+    pub fn new<A: App>(info: AppInfo) -> Self {
+        Context {
+            info,
+            identity: identity::Identity::from_env(),
+            probes: probes::Probes::new(),
+            metrics: metrics::Metrics::new(
+                server::KIT_PATHS
+                    .into_iter()
+                    .chain(A::PATHS.iter().copied()),
+            ),
+        }
+    }
+}
+
+/// Runs the app: the healthcheck subcommand, or the server until a signal stops it.
+pub fn run<A: App>(
+    info: AppInfo,
+    common: config::Common,
+    command: Option<config::Command>,
+    app: A,
+) -> ExitCode {
+    if command == Some(config::Command::Healthcheck) {
+        return healthcheck::run(common.port);
+    }
+    logging::init(common.log_format, common.log_level);
+    tracing::info!(
+        "Starting {} {}: {}.",
+        info.name,
+        info.version,
+        server::describe(&common)
+    );
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("could not start the async runtime ({e}).")),
+    };
+    let ctx = Context::new::<A>(info);
+    match runtime.block_on(server::serve(common, ctx, app)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    match std::env::var("KIT_THREADS")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+    {
+        Some(n) if n > 1 => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
+fn fail(reason: String) -> ExitCode {
+    tracing::error!("✖ Cannot run: {reason}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,169 @@
+//! Small helpers to read requests and build answers.
+//!
+//! Every answer has a full body in memory ([`Body`]): our answers are small.
+//! Query values are decoded leniently: a bad `%` escape stays as written
+//! and invalid UTF-8 becomes `�`, so no input can make a handler fail.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::StatusCode;
+
+/// The body type of every answer.
+pub type Body = Full<Bytes>;
+/// An answer.
+pub type Response = hyper::Response<Body>;
+/// A request, as the server hands it to an app.
+pub type Request = hyper::Request<Incoming>;
+
+/// `text/plain; charset=utf-8`.
+pub const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+/// `application/json`.
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// `text/html; charset=utf-8`.
+pub const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+
+/// An answer with a status, a content type and a body.
+pub fn answer(status: StatusCode, content_type: HeaderValue, body: impl Into<Bytes>) -> Response {
+    let mut response = hyper::Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
+    response
+}
+
+/// A plain-text answer.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    answer(status, TEXT, body)
+}
+
+/// A JSON answer, with a line break at the end so it reads well in a terminal.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut body = value.to_string();
+    body.push('\n');
+    answer(status, JSON, body)
+}
+
+/// `404 Not Found`, with a hint where to go instead.
+pub fn not_found(path: &str, hint: &str) -> Response {
+    let path: String = path.chars().take(100).collect();
+    text(
+        StatusCode::NOT_FOUND,
+        format!("✖ Nothing here at {path}. {hint}\n"),
+    )
+}
+
+/// `405 Method Not Allowed`, with the `Allow` header.
+pub fn method_not_allowed(allowed: &'static str) -> Response {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("✖ This path only answers {allowed}.\n"),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allowed));
+    response
+}
+
+/// The first value of `key` in a query or form body, decoded.
+pub fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<Cow<'a, str>> {
+    form_value(query?.as_bytes(), key)
+}
+
+/// The first value of `key` in `application/x-www-form-urlencoded` bytes, decoded.
+pub fn form_value<'a>(form: &'a [u8], key: &str) -> Option<Cow<'a, str>> {
+    form_urlencoded::parse(form)
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// The largest request body [`read_body`] accepts by default: 64 KiB.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Reads a whole request body, at most `limit` bytes.
+/// Too big gives a `413` answer; a broken upload gives a `400` answer.
+pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("✖ The request body is larger than {} KiB.\n", limit / 1024),
+        )),
+        Err(_) => Err(text(
+            StatusCode::BAD_REQUEST,
+            "✖ The request body could not be read.\n",
+        )),
+    }
+}
+
+/// Escapes text for HTML, so a value can never become markup.
+pub fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Status and body text of an answer (for tests).
+#[cfg(test)]
+pub(crate) fn body_text(response: Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let body = runtime
+        .block_on(response.into_body().collect())
+        .unwrap()
+        .to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_decoded_leniently() {
+        assert_eq!(
+            query_value(Some("message=hello+world&x=1"), "message").unwrap(),
+            "hello world"
+        );
+        assert_eq!(
+            query_value(Some("message=a%26b%3Dc"), "message").unwrap(),
+            "a&b=c"
+        );
+        assert_eq!(
+            query_value(Some("message=%zz%4"), "message").unwrap(),
+            "%zz%4"
+        );
+        assert_eq!(
+            query_value(Some("message=%ff%fe"), "message").unwrap(),
+            "��"
+        );
+        assert_eq!(
+            query_value(Some("message=1&message=2"), "message").unwrap(),
+            "1"
+        );
+        assert_eq!(query_value(Some("message"), "message").unwrap(), "");
+        assert_eq!(query_value(Some("other=1"), "message"), None);
+        assert_eq!(query_value(None, "message"), None);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<b a=\"1\">&'"),
+            "&lt;b a=&quot;1&quot;&gt;&amp;&#39;"
+        );
+    }
+}
