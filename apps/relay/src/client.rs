@@ -25,8 +25,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::target::{is_forbidden_ip, Target};
 
-/// Characters sent as they are in the message; all others are percent-encoded.
-const MESSAGE: &AsciiSet = &NON_ALPHANUMERIC
+/// Characters sent as they are in a query value; all others are percent-encoded.
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -79,6 +79,17 @@ impl CallError {
     }
 }
 
+impl CallError {
+    /// The status the relay answers with: 504 for a timeout, 403 for a blocked address, else 502.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            CallError::Blocked(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -123,8 +134,8 @@ impl EchoClient {
     }
 
     /// Calls `GET http://TARGET/echo?message=...` and reads the reply, all within the deadline.
-    pub async fn echo(&self, target: &Target, message: &str) -> Result<Reply, CallError> {
-        let uri = echo_uri(target, message);
+    pub async fn echo(&self, target: &Target, params: &[(&str, &str)]) -> Result<Reply, CallError> {
+        let uri = echo_uri(target, params);
         let call = async {
             let request = Request::get(uri)
                 .body(Empty::new())
@@ -148,12 +159,14 @@ impl EchoClient {
 }
 // ANCHOR_END: client
 
-/// The URL of echo's `/echo` path with the message percent-encoded.
-pub fn echo_uri(target: &Target, message: &str) -> String {
-    format!(
-        "http://{target}/echo?message={}",
-        utf8_percent_encode(message, MESSAGE)
-    )
+/// The URL of echo's `/echo` path, with each value percent-encoded.
+pub fn echo_uri(target: &Target, params: &[(&str, &str)]) -> String {
+    let mut uri = format!("http://{target}/echo");
+    for (i, (key, value)) in params.iter().enumerate() {
+        let sep = if i == 0 { '?' } else { '&' };
+        uri.push_str(&format!("{sep}{key}={}", utf8_percent_encode(value, VALUE)));
+    }
+    uri
 }
 
 /// Finds the first known cause in an error's chain of sources.
@@ -251,21 +264,21 @@ mod tests {
     #[test]
     fn encodes_the_message() {
         let t = parse("echo:8080").unwrap();
-        assert_eq!(echo_uri(&t, "hi"), "http://echo:8080/echo?message=hi");
+        assert_eq!(echo_uri(&t, &[("message", "hi")]), "http://echo:8080/echo?message=hi");
         assert_eq!(
-            echo_uri(&t, "a&b=c d+e/f?#%"),
-            "http://echo:8080/echo?message=a%26b%3Dc%20d%2Be%2Ff%3F%23%25"
+            echo_uri(&t, &[("message", "a&b=c d+e/f?#%"), ("delay", "5")]),
+            "http://echo:8080/echo?message=a%26b%3Dc%20d%2Be%2Ff%3F%23%25&delay=5"
         );
         assert_eq!(
-            echo_uri(&t, "héllo ✔"),
+            echo_uri(&t, &[("message", "héllo ✔")]),
             "http://echo:8080/echo?message=h%C3%A9llo%20%E2%9C%94"
         );
         assert_eq!(
-            echo_uri(&t, "a-b.c_d~e"),
+            echo_uri(&t, &[("message", "a-b.c_d~e")]),
             "http://echo:8080/echo?message=a-b.c_d~e"
         );
         let v6 = parse("[::1]:80").unwrap();
-        assert_eq!(echo_uri(&v6, ""), "http://[::1]:80/echo?message=");
+        assert_eq!(echo_uri(&v6, &[("message", "")]), "http://[::1]:80/echo?message=");
     }
 
     #[test]
@@ -280,7 +293,7 @@ mod tests {
             "%zz",
             "[]{}|^`\"<>",
         ] {
-            let uri: hyper::Uri = echo_uri(&t, m).parse().unwrap();
+            let uri: hyper::Uri = echo_uri(&t, &[("message", m)]).parse().unwrap();
             assert_eq!(uri.path(), "/echo");
             let got: Vec<(String, String)> =
                 form_urlencoded::parse(uri.query().unwrap().as_bytes())

@@ -1,0 +1,228 @@
+//! The `/relay` path: call an echo server and wrap its reply.
+//!
+//! `/relay?echo_server=echo:8080&message=hi` calls `http://echo:8080/echo?message=hi`
+//! and answers `Relay-Host: <host>\nRelay-To: echo:8080\nReply:\n<the echo body>`.
+//! Each failure has its own status and one line in plain words.
+
+use kit::http::{json, method_not_allowed, not_found, query_value, text, Request, Response};
+use kit::hyper::{Method, StatusCode};
+use kit::metrics::CounterFamily;
+use kit::Context;
+use serde_json::{Map, Value};
+
+use crate::client::EchoClient;
+use crate::target::{self, Target, TargetError};
+
+/// The outcomes of calls to echo, as counted in `relay_upstream_calls_total`.
+pub const OUTCOMES: &[&str] = &[
+    "ok",
+    "bad_status",
+    "timeout",
+    "refused",
+    "dns_error",
+    "blocked",
+    "connect_error",
+    "too_large",
+    "not_http",
+    "closed",
+    "error",
+];
+
+/// The relay app: its settings, its one HTTP client and its call counter.
+pub struct Relay {
+    pub client: EchoClient,
+    pub default_target: Option<Target>,
+    /// `None` means any target is allowed.
+    pub allowed: Option<Vec<Target>>,
+    pub calls: CounterFamily,
+}
+
+impl Relay {
+    pub fn new(client: EchoClient, default_target: Option<Target>, allowed: Option<Vec<Target>>) -> Self {
+        let calls = CounterFamily::new(
+            "relay_upstream_calls_total",
+            "Calls from the relay to echo servers, by outcome.",
+            "outcome",
+            OUTCOMES,
+        );
+        Relay { client, default_target, allowed, calls }
+    }
+}
+
+impl kit::App for Relay {
+    const PATHS: &'static [&'static str] = &["/relay"];
+    const HINT: &'static str = "Try /relay?echo_server=echo:8080&message=hello";
+
+    async fn handle(&self, req: Request, ctx: &Context) -> Response {
+        match (req.uri().path(), req.method()) {
+            ("/relay", &Method::GET | &Method::HEAD) => self.relay(req.uri().query(), ctx).await,
+            ("/relay", _) => method_not_allowed("GET, HEAD"),
+            (path, _) => not_found(path, Self::HINT),
+        }
+    }
+
+    fn write_metrics(&self, out: &mut String) {
+        self.calls.render(out);
+    }
+}
+
+impl Relay {
+    // ANCHOR: relay_handler
+    /// `/relay`: check the target, call echo, wrap its reply.
+    async fn relay(&self, query: Option<&str>, ctx: &Context) -> Response {
+        let as_json = query_value(query, "format").is_some_and(|f| f == "json");
+        let target = match self.choose_target(query) {
+            Ok(target) => target,
+            Err((status, reason)) => return failure(status, reason, None, as_json),
+        };
+        // Only the message and echo's fault options go on, each one encoded.
+        let mut params = vec![("message", query_value(query, "message").unwrap_or_default())];
+        for key in ["delay", "status"] {
+            params.extend(query_value(query, key).map(|value| (key, value)));
+        }
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+        let result = self.client.echo(&target, &params).await;
+        self.calls.inc(match &result {
+            Ok(reply) if reply.status.is_success() => "ok",
+            Ok(_) => "bad_status",
+            Err(e) => e.outcome(),
+        });
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!("✖ Relay to {target} failed: {e}");
+                return failure(e.status(), format!("Relay to {target} failed. {e}"), None, as_json);
+            }
+        };
+        let body = String::from_utf8_lossy(&reply.body);
+        if !reply.status.is_success() {
+            let reason = format!("The echo server at {target} answered {}.", reply.status);
+            return failure(StatusCode::BAD_GATEWAY, reason, Some(&body), as_json);
+        }
+        if as_json {
+            let mut fields = ctx.identity.json_fields();
+            fields.insert("relay_to".into(), target.to_string().into());
+            fields.insert("reply".into(), body.into());
+            return json(StatusCode::OK, &fields.into());
+        }
+        let host = &ctx.identity.hostname;
+        text(StatusCode::OK, format!("Relay-Host: {host}\nRelay-To: {target}\nReply:\n{body}"))
+    }
+    // ANCHOR_END: relay_handler
+
+    /// The target from `echo_server`, or the default one; then the allow-list check.
+    fn choose_target(&self, query: Option<&str>) -> Result<Target, (StatusCode, String)> {
+        let target = match (query_value(query, "echo_server"), &self.default_target) {
+            (Some(text), _) => target::parse(&text).map_err(|e| match e {
+                TargetError::Malformed(_) => (StatusCode::BAD_REQUEST, e.to_string()),
+                TargetError::Refused(_) => (StatusCode::FORBIDDEN, e.to_string()),
+            })?,
+            (None, Some(default)) => default.clone(),
+            (None, None) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "echo_server is missing. Add it like /relay?echo_server=echo:8080&message=hi".into(),
+                ))
+            }
+        };
+        match &self.allowed {
+            Some(list) if !list.contains(&target) && self.default_target.as_ref() != Some(&target) => {
+                let names: Vec<String> = list.iter().map(Target::to_string).collect();
+                Err((
+                    StatusCode::FORBIDDEN,
+                    format!("{target} is not on the allow-list. Allowed: {}.", names.join(", ")),
+                ))
+            }
+            _ => Ok(target),
+        }
+    }
+}
+
+/// An error answer: `✖ <reason>`, then echo's reply when there is one.
+fn failure(status: StatusCode, reason: String, reply: Option<&str>, as_json: bool) -> Response {
+    if as_json {
+        let mut fields = Map::new();
+        fields.insert("error".into(), reason.into());
+        fields.insert("status".into(), status.as_u16().into());
+        if let Some(reply) = reply {
+            fields.insert("reply".into(), reply.into());
+        }
+        return json(status, &Value::Object(fields));
+    }
+    match reply {
+        Some(reply) => text(status, format!("✖ {reason}\nReply:\n{reply}")),
+        None => text(status, format!("✖ {reason}\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn relay(default: Option<&str>, allowed: Option<&str>) -> Relay {
+        Relay::new(
+            EchoClient::new(Duration::from_secs(1), 1024),
+            default.map(|d| target::parse(d).unwrap()),
+            allowed.map(|a| target::parse_list(a).unwrap()),
+        )
+    }
+
+    fn choose(r: &Relay, query: &str) -> Result<String, (u16, String)> {
+        r.choose_target(Some(query)).map(|t| t.to_string()).map_err(|(s, m)| (s.as_u16(), m))
+    }
+
+    #[test]
+    fn picks_the_given_or_the_default_target() {
+        let r = relay(Some("echo.my-space:8080"), None);
+        assert_eq!(choose(&r, "echo_server=echo:8080"), Ok("echo:8080".into()));
+        assert_eq!(choose(&r, "echo_server=echo%3A8080"), Ok("echo:8080".into()));
+        assert_eq!(choose(&r, "message=hi"), Ok("echo.my-space:8080".into()));
+        let err = choose(&relay(None, None), "message=hi").unwrap_err();
+        assert_eq!(err.0, 400);
+        assert!(err.1.starts_with("echo_server is missing."), "{}", err.1);
+    }
+
+    #[test]
+    fn maps_bad_targets_to_400_and_403() {
+        let r = relay(None, None);
+        assert_eq!(choose(&r, "echo_server=echo:8080/ready?readiness=false&").unwrap_err().0, 400);
+        assert_eq!(choose(&r, "echo_server=").unwrap_err().0, 400);
+        assert_eq!(choose(&r, "echo_server=169.254.169.254:80").unwrap_err().0, 403);
+        assert_eq!(choose(&r, "echo_server=metadata.google.internal:80").unwrap_err().0, 403);
+    }
+
+    #[test]
+    fn allow_list_lets_only_its_targets_and_the_default_through() {
+        let r = relay(Some("echo:8080"), Some("echo.my-space:8080,[::1]:9000"));
+        assert!(choose(&r, "echo_server=ECHO.my-space.:8080").is_ok());
+        assert!(choose(&r, "echo_server=[::1]:9000").is_ok());
+        assert!(choose(&r, "echo_server=echo:8080").is_ok());
+        let (status, reason) = choose(&r, "echo_server=other:8080").unwrap_err();
+        assert_eq!(status, 403);
+        assert_eq!(
+            reason,
+            "other:8080 is not on the allow-list. Allowed: echo.my-space:8080, [::1]:9000."
+        );
+        assert_eq!(choose(&r, "echo_server=echo.my-space:8081").unwrap_err().0, 403);
+    }
+
+    #[test]
+    fn failures_are_one_line_with_the_reply_after_it() {
+        let plain = failure(StatusCode::BAD_GATEWAY, "It broke.".into(), Some("Echo host: x\n"), false);
+        assert_eq!(plain.status(), 502);
+        let body = plain.into_body();
+        let bytes = futures_now(body);
+        assert_eq!(bytes, "✖ It broke.\nReply:\nEcho host: x\n");
+        let j = failure(StatusCode::GATEWAY_TIMEOUT, "Too slow.".into(), None, true);
+        let v: Value = serde_json::from_str(&futures_now(j.into_body())).unwrap();
+        assert_eq!(v, serde_json::json!({"error": "Too slow.", "status": 504}));
+    }
+
+    fn futures_now(body: kit::http::Body) -> String {
+        use http_body_util::BodyExt;
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = rt.block_on(body.collect()).unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+}
