@@ -6,7 +6,10 @@ The kustomization file is not a Kubernetes object, so it is read on its own.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +100,23 @@ def kustomization() -> dict:
 
 def ids(docs: list[Doc]) -> list[str]:
     return [str(d) for d in docs]
+
+
+@functools.cache
+def make_var(name: str) -> str:
+    """The value of a variable of the real Makefile, as make sees it."""
+    out = subprocess.run(["make", "-s", "--no-print-directory", "--eval",
+                          f"print-var: ; @echo $({name})", "print-var"],
+                         cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
+    return out.stdout.strip()
+
+
+def _shared_conftest():
+    """tests/conftest.py, loaded by its path: several folders have a module called conftest."""
+    spec = importlib.util.spec_from_file_location("shared_conftest", REPO / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+running_app = _shared_conftest().running_app
