@@ -14,7 +14,7 @@ ENGINE_HELP  := https://docs.docker.com/get-started/get-docker/
 cluster-need = command -v $(2) >/dev/null 2>&1 || { \
 	echo "✖ $(1) is missing: make cannot find the command '$(2)'."; \
 	echo "  Install it: $(3)"; \
-	echo "  Or work inside the tools image $(TOOLS_IMAGE): it has kind, kubectl and docker."; \
+	echo "  Or use the tools image $(TOOLS_IMAGE): run make build, then make run."; \
 	exit 1; }
 
 # Stop with a clear message when the cluster does not exist.
@@ -81,7 +81,7 @@ load-images: ## Copy the echo and relay images from your laptop into the kind no
 	@for image in $(ECHO_IMAGE) $(RELAY_IMAGE); do \
 		$(CONTAINER_ENGINE) image inspect "$$image" >/dev/null 2>&1 || { \
 			echo "✖ The image $$image is not on your laptop."; \
-			echo "  Build it first: make build-echo build-relay"; \
+			echo "  Build it first: make build-images"; \
 			exit 1; }; \
 		echo "$$ $(KIND) load docker-image $$image --name $(CLUSTER_NAME)"; \
 		if $(KIND) load docker-image "$$image" --name $(CLUSTER_NAME); then \

@@ -8,6 +8,7 @@ A missing schema (unknown kind or apiVersion) fails too: nothing passes without 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import shutil
 import subprocess
@@ -19,6 +20,10 @@ from kube_files import (CLUSTERS, KUBERNETES_VERSIONS, LESSONS, REPO, Doc, all_d
                       kustomization, manifest_files, read_docs)
 
 DOCS = all_docs()
+
+# The schema files are large and the same for many documents: read each one once.
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents)
 
 
 def validate(obj: dict, version: str) -> str:
