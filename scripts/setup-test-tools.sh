@@ -9,9 +9,11 @@ say() { printf '%s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------
 # podman + runc: a real container engine for the image tests.
+# netavark + aardvark-dns + iptables: podman networks with a DNS server, so
+# containers find each other by name (relay calls echo), and published ports.
 # nginx + wrk: the reference server and load generator for `make bench`.
 # chromium: the real browser for the book's page-design check.
-APT_PACKAGES=(podman runc uidmap slirp4netns nginx wrk hyperfine shellcheck chromium chromium-driver)
+APT_PACKAGES=(podman runc uidmap slirp4netns netavark aardvark-dns iptables nginx wrk hyperfine shellcheck chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,7 +31,8 @@ fi
 
 # --- podman settings for this kind of machine -------------------------------
 # crun fails on these machines' cgroups and the default rlimits are refused.
-if [ "$(id -u)" -eq 0 ] && ! grep -qs 'runtime = "runc"' /etc/containers/containers.conf; then
+# netavark (not CNI) runs the networks: its aardvark-dns answers container names.
+if [ "$(id -u)" -eq 0 ] && ! grep -qs 'network_backend = "netavark"' /etc/containers/containers.conf; then
   mkdir -p /etc/containers
   cat > /etc/containers/containers.conf <<'CONF'
 [containers]
@@ -37,8 +40,11 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 
 [engine]
 runtime = "runc"
+
+[network]
+network_backend = "netavark"
 CONF
-  say "✔ podman uses runc (/etc/containers/containers.conf)"
+  say "✔ podman uses runc and netavark (/etc/containers/containers.conf)"
 fi
 
 # --- Python tools, in a virtual environment ---------------------------------
