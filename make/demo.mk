@@ -1,1 +1,17 @@
-# make/demo.mk: see ARCHITECTURE.md for what belongs here.
+# make/demo.mk: make demo, make demo-down and make e2e.
+# The work happens in scripts/demo.sh and scripts/e2e.sh; these targets only start them.
+
+DEMO_ENV = CLUSTER_NAME=$(CLUSTER_NAME) KUBE_CONTEXT=$(KUBE_CONTEXT) NAMESPACE=$(NAMESPACE)
+
+.PHONY: demo demo-down e2e
+
+# ANCHOR: demo
+demo: ## Run the whole app: on kind when you have it, else as local programs
+	@$(DEMO_ENV) bash scripts/demo.sh up
+# ANCHOR_END: demo
+
+demo-down: ## Stop the demo: delete the cluster, or stop the local programs
+	@$(DEMO_ENV) bash scripts/demo.sh down
+
+e2e: ## Test the app on a fresh two-node kind cluster (needs kind; not on the course build machines)
+	@$(DEMO_ENV) bash scripts/e2e.sh
