@@ -1,1 +1,20 @@
-# make/book.mk: see ARCHITECTURE.md for what belongs here.
+# make/book.mk: the course book (mdBook). The book lives in lessons/.
+
+BOOK_DIR := lessons
+BOOK_OUT := $(BOOK_DIR)/book
+BOOK_PORT ?= 3000
+
+.PHONY: book serve-book check-book-tools
+check-book-tools:
+	@command -v mdbook >/dev/null 2>&1 || { \
+		echo "✖ mdbook is missing."; \
+		echo "  Install it with: bash scripts/setup-test-tools.sh"; exit 1; }
+
+book: check-book-tools ## Build the course book into lessons/book/
+	@echo "Building the course book ..."
+	@mdbook build $(BOOK_DIR)
+	@echo "✔ The book is ready. Open $(BOOK_OUT)/index.html in your browser."
+
+serve-book: check-book-tools ## Show the course book at http://localhost:3000 (stop with Ctrl+C)
+	@echo "The book is at http://localhost:$(BOOK_PORT). Press Ctrl+C to stop."
+	@mdbook serve $(BOOK_DIR) --port $(BOOK_PORT)

@@ -68,7 +68,5 @@ install_cargo_tool() { # name version binary
 }
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked --quiet cargo-nextest
 install_cargo_tool mdbook 0.5.4 mdbook
-# mdbook-mermaid draws the diagrams; 0.17 is the first release for mdBook 0.5.
-install_cargo_tool mdbook-mermaid 0.17.1 mdbook-mermaid
 
 say "✔ Test tools are ready."
