@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -142,6 +143,9 @@ impl EchoClient {
                 .map_err(|e| CallError::Other(e.to_string()))?;
             let response = self.http.request(request).await.map_err(|e| classify(&e))?;
             let status = response.status();
+            if response.body().size_hint().lower() > self.max_reply_bytes as u64 {
+                return Err(CallError::TooLarge(self.max_reply_bytes)); // Content-Length says so
+            }
             let body = Limited::new(response.into_body(), self.max_reply_bytes)
                 .collect()
                 .await
@@ -264,7 +268,10 @@ mod tests {
     #[test]
     fn encodes_the_message() {
         let t = parse("echo:8080").unwrap();
-        assert_eq!(echo_uri(&t, &[("message", "hi")]), "http://echo:8080/echo?message=hi");
+        assert_eq!(
+            echo_uri(&t, &[("message", "hi")]),
+            "http://echo:8080/echo?message=hi"
+        );
         assert_eq!(
             echo_uri(&t, &[("message", "a&b=c d+e/f?#%"), ("delay", "5")]),
             "http://echo:8080/echo?message=a%26b%3Dc%20d%2Be%2Ff%3F%23%25&delay=5"
@@ -278,7 +285,10 @@ mod tests {
             "http://echo:8080/echo?message=a-b.c_d~e"
         );
         let v6 = parse("[::1]:80").unwrap();
-        assert_eq!(echo_uri(&v6, &[("message", "")]), "http://[::1]:80/echo?message=");
+        assert_eq!(
+            echo_uri(&v6, &[("message", "")]),
+            "http://[::1]:80/echo?message="
+        );
     }
 
     #[test]

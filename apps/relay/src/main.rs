@@ -91,7 +91,10 @@ fn main() -> std::process::ExitCode {
     let args = cli.relay;
     let client = client::EchoClient::new(args.call_timeout, args.max_reply_bytes as usize);
     // An empty list means: no list given, any target is allowed.
-    let allowed = args.allowed_echo_servers.map(|list| list.0).filter(|list| !list.is_empty());
+    let allowed = args
+        .allowed_echo_servers
+        .map(|list| list.0)
+        .filter(|list| !list.is_empty());
     let app = relay::Relay::new(client, args.default_echo_server, allowed);
     kit::run(kit::app_info!(), cli.common, cli.command, app)
 }

@@ -38,14 +38,23 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(client: EchoClient, default_target: Option<Target>, allowed: Option<Vec<Target>>) -> Self {
+    pub fn new(
+        client: EchoClient,
+        default_target: Option<Target>,
+        allowed: Option<Vec<Target>>,
+    ) -> Self {
         let calls = CounterFamily::new(
             "relay_upstream_calls_total",
             "Calls from the relay to echo servers, by outcome.",
             "outcome",
             OUTCOMES,
         );
-        Relay { client, default_target, allowed, calls }
+        Relay {
+            client,
+            default_target,
+            allowed,
+            calls,
+        }
     }
 }
 
@@ -91,7 +100,12 @@ impl Relay {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::warn!("✖ Relay to {target} failed: {e}");
-                return failure(e.status(), format!("Relay to {target} failed. {e}"), None, as_json);
+                return failure(
+                    e.status(),
+                    format!("Relay to {target} failed. {e}"),
+                    None,
+                    as_json,
+                );
             }
         };
         let body = String::from_utf8_lossy(&reply.body);
@@ -106,31 +120,39 @@ impl Relay {
             return json(StatusCode::OK, &fields.into());
         }
         let host = &ctx.identity.hostname;
-        text(StatusCode::OK, format!("Relay-Host: {host}\nRelay-To: {target}\nReply:\n{body}"))
+        text(
+            StatusCode::OK,
+            format!("Relay-Host: {host}\nRelay-To: {target}\nReply:\n{body}"),
+        )
     }
     // ANCHOR_END: relay_handler
 
     /// The target from `echo_server`, or the default one; then the allow-list check.
     fn choose_target(&self, query: Option<&str>) -> Result<Target, (StatusCode, String)> {
-        let target = match (query_value(query, "echo_server"), &self.default_target) {
-            (Some(text), _) => target::parse(&text).map_err(|e| match e {
-                TargetError::Malformed(_) => (StatusCode::BAD_REQUEST, e.to_string()),
-                TargetError::Refused(_) => (StatusCode::FORBIDDEN, e.to_string()),
-            })?,
-            (None, Some(default)) => default.clone(),
-            (None, None) => {
-                return Err((
+        let target =
+            match (query_value(query, "echo_server"), &self.default_target) {
+                (Some(text), _) => target::parse(&text).map_err(|e| match e {
+                    TargetError::Malformed(_) => (StatusCode::BAD_REQUEST, e.to_string()),
+                    TargetError::Refused(_) => (StatusCode::FORBIDDEN, e.to_string()),
+                })?,
+                (None, Some(default)) => default.clone(),
+                (None, None) => return Err((
                     StatusCode::BAD_REQUEST,
-                    "echo_server is missing. Add it like /relay?echo_server=echo:8080&message=hi".into(),
-                ))
-            }
-        };
+                    "echo_server is missing. Add it like /relay?echo_server=echo:8080&message=hi"
+                        .into(),
+                )),
+            };
         match &self.allowed {
-            Some(list) if !list.contains(&target) && self.default_target.as_ref() != Some(&target) => {
+            Some(list)
+                if !list.contains(&target) && self.default_target.as_ref() != Some(&target) =>
+            {
                 let names: Vec<String> = list.iter().map(Target::to_string).collect();
                 Err((
                     StatusCode::FORBIDDEN,
-                    format!("{target} is not on the allow-list. Allowed: {}.", names.join(", ")),
+                    format!(
+                        "{target} is not on the allow-list. Allowed: {}.",
+                        names.join(", ")
+                    ),
                 ))
             }
             _ => Ok(target),
@@ -169,14 +191,19 @@ mod tests {
     }
 
     fn choose(r: &Relay, query: &str) -> Result<String, (u16, String)> {
-        r.choose_target(Some(query)).map(|t| t.to_string()).map_err(|(s, m)| (s.as_u16(), m))
+        r.choose_target(Some(query))
+            .map(|t| t.to_string())
+            .map_err(|(s, m)| (s.as_u16(), m))
     }
 
     #[test]
     fn picks_the_given_or_the_default_target() {
         let r = relay(Some("echo.my-space:8080"), None);
         assert_eq!(choose(&r, "echo_server=echo:8080"), Ok("echo:8080".into()));
-        assert_eq!(choose(&r, "echo_server=echo%3A8080"), Ok("echo:8080".into()));
+        assert_eq!(
+            choose(&r, "echo_server=echo%3A8080"),
+            Ok("echo:8080".into())
+        );
         assert_eq!(choose(&r, "message=hi"), Ok("echo.my-space:8080".into()));
         let err = choose(&relay(None, None), "message=hi").unwrap_err();
         assert_eq!(err.0, 400);
@@ -186,10 +213,23 @@ mod tests {
     #[test]
     fn maps_bad_targets_to_400_and_403() {
         let r = relay(None, None);
-        assert_eq!(choose(&r, "echo_server=echo:8080/ready?readiness=false&").unwrap_err().0, 400);
+        assert_eq!(
+            choose(&r, "echo_server=echo:8080/ready?readiness=false&")
+                .unwrap_err()
+                .0,
+            400
+        );
         assert_eq!(choose(&r, "echo_server=").unwrap_err().0, 400);
-        assert_eq!(choose(&r, "echo_server=169.254.169.254:80").unwrap_err().0, 403);
-        assert_eq!(choose(&r, "echo_server=metadata.google.internal:80").unwrap_err().0, 403);
+        assert_eq!(
+            choose(&r, "echo_server=169.254.169.254:80").unwrap_err().0,
+            403
+        );
+        assert_eq!(
+            choose(&r, "echo_server=metadata.google.internal:80")
+                .unwrap_err()
+                .0,
+            403
+        );
     }
 
     #[test]
@@ -204,12 +244,20 @@ mod tests {
             reason,
             "other:8080 is not on the allow-list. Allowed: echo.my-space:8080, [::1]:9000."
         );
-        assert_eq!(choose(&r, "echo_server=echo.my-space:8081").unwrap_err().0, 403);
+        assert_eq!(
+            choose(&r, "echo_server=echo.my-space:8081").unwrap_err().0,
+            403
+        );
     }
 
     #[test]
     fn failures_are_one_line_with_the_reply_after_it() {
-        let plain = failure(StatusCode::BAD_GATEWAY, "It broke.".into(), Some("Echo host: x\n"), false);
+        let plain = failure(
+            StatusCode::BAD_GATEWAY,
+            "It broke.".into(),
+            Some("Echo host: x\n"),
+            false,
+        );
         assert_eq!(plain.status(), 502);
         let body = plain.into_body();
         let bytes = futures_now(body);
@@ -221,7 +269,9 @@ mod tests {
 
     fn futures_now(body: kit::http::Body) -> String {
         use http_body_util::BodyExt;
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let bytes = rt.block_on(body.collect()).unwrap().to_bytes();
         String::from_utf8(bytes.to_vec()).unwrap()
     }

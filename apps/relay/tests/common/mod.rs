@@ -1,0 +1,203 @@
+//! Helpers for the relay tests: start the real binaries, speak plain HTTP/1.1.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running app, stopped when dropped.
+pub struct App {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl App {
+    /// Starts `bin` on a free loopback port with these flags and environment variables.
+    pub fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> App {
+        let mut cmd = Command::new(bin);
+        cmd.args(args);
+        App::spawn(cmd, env)
+    }
+
+    /// Starts a prepared command; sets `PORT` and waits until `/ready` answers 200.
+    pub fn spawn(mut cmd: Command, env: &[(&str, &str)]) -> App {
+        let port = free_port();
+        cmd.env("PORT", port.to_string())
+            .env_remove("DEFAULT_ECHO_SERVER")
+            .env_remove("ALLOWED_ECHO_SERVERS")
+            .env_remove("CALL_TIMEOUT")
+            .env_remove("MAX_REPLY_BYTES")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null());
+        let child = cmd.spawn().expect("the app starts");
+        let mut app = App { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(r) = try_get(port, "/ready") {
+                if r.status == 200 {
+                    return app;
+                }
+            }
+            if let Ok(Some(status)) = app.child.try_wait() {
+                panic!("the app stopped before it was ready: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app was not ready within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        get(self.port, path)
+    }
+
+    /// `HOST:PORT` of this app on IPv4 loopback.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The relay binary, built by cargo for this test.
+pub fn relay_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_relay-server"))
+}
+
+/// The echo binary, next to the relay binary. Built with cargo when it is missing.
+pub fn echo_bin() -> PathBuf {
+    let relay = relay_bin();
+    let dir = relay.parent().expect("the relay binary is in a folder");
+    let echo = dir.join("echo-server");
+    if !echo.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "echo-server", "--bin", "echo-server"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "cargo build -p echo-server failed");
+    }
+    assert!(echo.is_file(), "{} is missing", echo.display());
+    echo
+}
+
+pub fn start_echo() -> App {
+    App::start(&echo_bin(), &[], &[])
+}
+
+pub fn start_relay(args: &[&str]) -> App {
+    App::start(&relay_bin(), args, &[])
+}
+
+/// The kernel's host name, as the apps report it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP answer: status, header lines (lower case names) and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` on 127.0.0.1:port, one connection per request.
+pub fn get(port: u16, path: &str) -> Reply {
+    try_get(port, path).unwrap_or_else(|e| panic!("GET {path} failed: {e}"))
+}
+
+pub fn try_get(port: u16, path: &str) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8(raw).expect("the answer is UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("the answer has a head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+/// Percent-encodes a query value.
+pub fn enc(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Reads one request head from a raw connection. `false` when the peer closed it.
+pub fn read_head(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A raw TCP server on a free port: runs `serve` for each accepted connection, in a thread.
+pub fn raw_server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    port
+}

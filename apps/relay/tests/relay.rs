@@ -1,0 +1,543 @@
+//! The real relay-server calls the real echo-server, over loopback, with real HTTP.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn the_contract_holds_byte_for_byte() {
+    let echo = start_echo();
+    let relay = App::start(
+        &relay_bin(),
+        &[],
+        &[
+            ("POD_NAME", "relay-7d9f"),
+            ("POD_NAMESPACE", "my-space"),
+            ("NODE_NAME", "kind-worker"),
+        ],
+    );
+    let h = hostname();
+    let r = relay.get(&format!("/relay?echo_server={}&message=hello", echo.addr()));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let want = format!(
+        "Relay-Host: {h}\nRelay-To: 127.0.0.1:{}\nReply:\nEcho host: {h}\nMessage: hello\n",
+        echo.port
+    );
+    assert_eq!(r.body, want);
+    assert_eq!(r.header("x-pod-name"), Some("relay-7d9f"));
+    assert_eq!(r.header("x-pod-namespace"), Some("my-space"));
+    assert_eq!(r.header("x-node-name"), Some("kind-worker"));
+
+    let j = relay.get(&format!(
+        "/relay?echo_server={}&message=hello&format=json",
+        echo.addr()
+    ));
+    assert_eq!(j.status, 200);
+    assert_eq!(j.header("content-type"), Some("application/json"));
+    let v: serde_json::Value = serde_json::from_str(&j.body).unwrap();
+    assert_eq!(v["host"], h.as_str());
+    assert_eq!(v["pod"], "relay-7d9f");
+    assert_eq!(v["node"], "kind-worker");
+    assert_eq!(v["relay_to"], echo.addr());
+    assert_eq!(v["reply"], format!("Echo host: {h}\nMessage: hello\n"));
+}
+
+#[test]
+fn messages_arrive_exactly_as_sent() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    for message in [
+        "a&b=c",
+        "two words",
+        "plus+sign",
+        "ünïcødé ✔",
+        "100%",
+        "#hash?q=1",
+        "",
+        "x&echo_server=y",
+    ] {
+        let r = relay.get(&format!(
+            "/relay?echo_server={}&message={}",
+            echo.addr(),
+            enc(message)
+        ));
+        assert_eq!(r.status, 200, "{message}: {r:?}");
+        assert!(
+            r.body.ends_with(&format!("\nMessage: {message}\n")),
+            "{message}: {}",
+            r.body
+        );
+    }
+    // Bad percent-encoding and invalid UTF-8 never fail: they arrive as written or as �.
+    let r = relay.get(&format!(
+        "/relay?echo_server={}&message=%zz%ff",
+        echo.addr()
+    ));
+    assert_eq!(r.status, 200);
+    assert!(r.body.ends_with("\nMessage: %zz\u{fffd}\n"), "{}", r.body);
+}
+
+#[test]
+fn a_smuggled_path_is_refused_and_echo_stays_ready() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    for attack in [
+        format!(
+            "/relay?echo_server={}/ready?readiness=false&&message=hi",
+            echo.addr()
+        ),
+        format!(
+            "/relay?echo_server={}&message=hi",
+            enc(&format!("{}/ready?readiness=false&", echo.addr()))
+        ),
+        format!(
+            "/relay?echo_server={}",
+            enc(&format!("user@{}", echo.addr()))
+        ),
+        format!(
+            "/relay?echo_server={}",
+            enc(&format!("http://{}", echo.addr()))
+        ),
+    ] {
+        let r = relay.get(&attack);
+        assert_eq!(r.status, 400, "{attack}: {r:?}");
+        assert!(
+            r.body.starts_with("✖ ") && r.body.ends_with('\n'),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body.lines().count(), 1, "{}", r.body);
+    }
+    assert_eq!(
+        echo.get("/ready").status,
+        200,
+        "echo's readiness was switched off"
+    );
+    assert_eq!(echo.get("/ready").body, "ready\n");
+}
+
+#[test]
+fn missing_or_empty_echo_server_is_400() {
+    let relay = start_relay(&[]);
+    let r = relay.get("/relay?message=hi");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.starts_with("✖ echo_server is missing."),
+        "{}",
+        r.body
+    );
+    let r = relay.get("/relay?echo_server=&message=hi");
+    assert_eq!(r.status, 400);
+    assert!(r.body.starts_with("✖ echo_server is empty."), "{}", r.body);
+    assert_eq!(relay.get("/relay?echo_server=echo").status, 400);
+}
+
+#[test]
+fn metadata_and_link_local_addresses_are_refused() {
+    let relay = start_relay(&[]);
+    for target in [
+        "169.254.169.254:80",
+        "[fe80::1]:80",
+        "[fd00:ec2::254]:80",
+        "metadata.google.internal:80",
+    ] {
+        let r = relay.get(&format!("/relay?echo_server={}", enc(target)));
+        assert_eq!(r.status, 403, "{target}: {r:?}");
+        assert!(
+            r.body.contains("link-local or cloud metadata"),
+            "{}",
+            r.body
+        );
+    }
+}
+
+/// Names that resolve to forbidden addresses are refused after DNS, before any connection.
+/// A private /etc/hosts (mount namespace) makes such names; that needs root.
+#[test]
+fn names_that_resolve_to_metadata_are_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root to give the relay its own /etc/hosts");
+        return;
+    }
+    let echo = start_echo();
+    let dir = std::env::temp_dir().join(format!("relay-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(
+        &hosts,
+        "127.0.0.1 localhost good.test mixed.test\n169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /etc/hosts && exec \"$1\"",
+    ])
+    .arg(&hosts)
+    .arg(relay_bin());
+    let relay = App::spawn(cmd, &[]);
+    let port = echo.port;
+    let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    for name in ["sneaky.test", "sneaky6.test", "mixed.test"] {
+        let r = relay.get(&format!("/relay?echo_server={name}:{port}"));
+        assert_eq!(r.status, 403, "{name}: {r:?}");
+        assert!(
+            r.body.contains("link-local or cloud metadata"),
+            "{}",
+            r.body
+        );
+    }
+    let metrics = relay.get("/metrics").body;
+    assert!(
+        metrics.contains("relay_upstream_calls_total{outcome=\"blocked\"} 3\n"),
+        "{metrics}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[test]
+fn the_allow_list_lets_only_its_targets_through() {
+    let echo = start_echo();
+    let other = start_echo();
+    let relay = App::start(
+        &relay_bin(),
+        &[],
+        &[(
+            "ALLOWED_ECHO_SERVERS",
+            &format!("{}, localhost:1", echo.addr()),
+        )],
+    );
+    assert_eq!(
+        relay
+            .get(&format!("/relay?echo_server={}&message=hi", echo.addr()))
+            .status,
+        200
+    );
+    let r = relay.get(&format!("/relay?echo_server={}", other.addr()));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(
+        r.body,
+        format!(
+            "✖ {} is not on the allow-list. Allowed: {}, localhost:1.\n",
+            other.addr(),
+            echo.addr()
+        )
+    );
+    // The same flag on the command line.
+    let relay = start_relay(&["--allowed-echo-servers", &other.addr()]);
+    assert_eq!(
+        relay
+            .get(&format!("/relay?echo_server={}", other.addr()))
+            .status,
+        200
+    );
+    assert_eq!(
+        relay
+            .get(&format!("/relay?echo_server={}", echo.addr()))
+            .status,
+        403
+    );
+}
+
+#[test]
+fn the_default_target_is_used_without_echo_server() {
+    let echo = start_echo();
+    let relay = App::start(&relay_bin(), &[], &[("DEFAULT_ECHO_SERVER", &echo.addr())]);
+    let r = relay.get("/relay?message=hi");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body.contains(&format!("Relay-To: {}\n", echo.addr())),
+        "{}",
+        r.body
+    );
+    assert!(r.body.ends_with("Message: hi\n"));
+    // The default is allowed even when an allow-list names other targets.
+    let relay = start_relay(&[
+        "--default-echo-server",
+        &echo.addr(),
+        "--allowed-echo-servers",
+        "localhost:1",
+    ]);
+    assert_eq!(relay.get("/relay?message=hi").status, 200);
+}
+
+#[test]
+fn an_echo_error_becomes_502_with_echos_status_and_body() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let r = relay.get(&format!(
+        "/relay?echo_server={}&message=hi&status=500",
+        echo.addr()
+    ));
+    assert_eq!(r.status, 502);
+    let h = hostname();
+    assert_eq!(
+        r.body,
+        format!(
+            "✖ The echo server at {} answered 500 Internal Server Error.\nReply:\nEcho host: {h}\nMessage: hi\n",
+            echo.addr()
+        )
+    );
+    let j = relay.get(&format!(
+        "/relay?echo_server={}&message=hi&status=503&format=json",
+        echo.addr()
+    ));
+    assert_eq!(j.status, 502);
+    let v: serde_json::Value = serde_json::from_str(&j.body).unwrap();
+    assert_eq!(v["status"], 502);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("answered 503 Service Unavailable"),
+        "{v}"
+    );
+    assert_eq!(v["reply"], format!("Echo host: {h}\nMessage: hi\n"));
+}
+
+#[test]
+fn a_slow_echo_gives_504_after_the_default_two_seconds() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let started = Instant::now();
+    let r = relay.get(&format!(
+        "/relay?echo_server={}&message=hi&delay=5000",
+        echo.addr()
+    ));
+    let took = started.elapsed();
+    assert_eq!(r.status, 504, "{r:?}");
+    assert!(r.body.contains("did not answer within 2s"), "{}", r.body);
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(3000),
+        "{took:?}"
+    );
+    // A delay inside the deadline is fine.
+    let r = relay.get(&format!(
+        "/relay?echo_server={}&message=hi&delay=100",
+        echo.addr()
+    ));
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn a_closed_port_gives_502_refused() {
+    let relay = start_relay(&[]);
+    let r = relay.get(&format!(
+        "/relay?echo_server=127.0.0.1:{}&message=hi",
+        free_port()
+    ));
+    assert_eq!(r.status, 502);
+    assert!(r.body.contains("The connection was refused."), "{}", r.body);
+    let r = relay.get("/relay?echo_server=no-such-name.invalid:8080");
+    assert_eq!(r.status, 502);
+    assert!(r.body.contains("does not resolve"), "{}", r.body);
+}
+
+#[test]
+fn an_endless_body_stops_at_the_size_limit() {
+    let port = raw_server(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+            while s.write_all(chunk.as_bytes()).is_ok() {}
+        }
+    });
+    let relay = start_relay(&["--max-reply-bytes", "100000"]);
+    let started = Instant::now();
+    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("larger than 100000 bytes"), "{}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // A declared length over the limit is refused before reading.
+    let port = raw_server(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\nabc");
+            std::thread::sleep(Duration::from_secs(5));
+        }
+    });
+    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("larger than"), "{}", r.body);
+    let metrics = relay.get("/metrics").body;
+    assert!(
+        metrics.contains("relay_upstream_calls_total{outcome=\"too_large\"} 2\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_silent_server_gives_504_at_the_deadline() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let relay = start_relay(&["--call-timeout", "300ms"]);
+    let started = Instant::now();
+    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
+    assert_eq!(r.status, 504, "{r:?}");
+    assert!(r.body.contains("did not answer within 300ms"), "{}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // Headers then a body that never ends in time: also the deadline.
+    let port = raw_server(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+            std::thread::sleep(Duration::from_secs(10));
+        }
+    });
+    assert_eq!(
+        relay
+            .get(&format!("/relay?echo_server=127.0.0.1:{port}"))
+            .status,
+        504
+    );
+}
+
+#[test]
+fn a_reply_that_is_not_http_gives_502() {
+    let garbage = raw_server(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+        }
+    });
+    let hangs_up = raw_server(|mut s| {
+        read_head(&mut s);
+    });
+    let short = raw_server(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part");
+        }
+    });
+    let relay = start_relay(&[]);
+    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{garbage}"));
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("The reply is not HTTP."), "{}", r.body);
+    for port in [hangs_up, short] {
+        let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
+        assert_eq!(r.status, 502, "{r:?}");
+        assert!(
+            r.body.contains("closed before the reply was complete"),
+            "{}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn connections_to_echo_are_reused() {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let port = raw_server(move |mut s| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        while read_head(&mut s) {
+            let body = "Echo host: raw\nMessage: hi\n";
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            if s.write_all(format!("{head}{body}").as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let relay = start_relay(&[]);
+    for _ in 0..100 {
+        let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}&message=hi"));
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let opened = accepted.load(Ordering::SeqCst);
+    assert!(
+        opened <= 2,
+        "100 sequential calls opened {opened} connections"
+    );
+    let metrics = relay.get("/metrics").body;
+    assert!(
+        metrics.contains("relay_upstream_calls_total{outcome=\"ok\"} 100\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn only_get_and_head_are_answered() {
+    let relay = start_relay(&[]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    s.write_all(
+        b"DELETE /relay?echo_server=echo:8080 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("allow: get, head"),
+        "{answer}"
+    );
+    let r = relay.get("/nothing-here");
+    assert_eq!(r.status, 404);
+    assert!(
+        r.body
+            .contains("Try /relay?echo_server=echo:8080&message=hello"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn bad_settings_stop_the_program_with_a_plain_reason() {
+    for (args, reason) in [
+        (
+            &["--default-echo-server", "169.254.169.254:80"][..],
+            "link-local or cloud metadata",
+        ),
+        (&["--default-echo-server", "echo:8080/ready"][..], "no path"),
+        (
+            &["--allowed-echo-servers", "echo:8080,oops"][..],
+            "oops: echo_server needs a port",
+        ),
+        (&["--call-timeout", "0"][..], "more than 0"),
+        (&["--call-timeout", "soon"][..], "Write it like 500ms"),
+        (&["--max-reply-bytes", "0"][..], "max-reply-bytes"),
+    ] {
+        let out = Command::new(relay_bin()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let help = Command::new(relay_bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for flag in [
+        "--default-echo-server",
+        "DEFAULT_ECHO_SERVER",
+        "--allowed-echo-servers",
+        "ALLOWED_ECHO_SERVERS",
+        "--call-timeout",
+        "CALL_TIMEOUT",
+        "--max-reply-bytes",
+        "MAX_REPLY_BYTES",
+        "--port",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
