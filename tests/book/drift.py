@@ -33,7 +33,7 @@ FILE_NAME = re.compile(r"^[\w.-]+\.(ya?ml|toml|rs|mk|sh|md|json|conf)$|^(Makefil
 REPO_PATH = re.compile(r"^\.{0,2}/?[\w.-]+(/[\w.-]+)+/?$")
 INCLUDE = re.compile(r"\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
 # The course's own images and containers (kind's local-path-provisioner is not one of them).
-IMAGE = re.compile(r"(?<![\w/-])(local-(?:[a-z0-9]+-)*(?:server|tools))(?::(\w(?:[\w.-]*\w)?))?(?![\w-])")
+IMAGE = re.compile(r"(?<![\w/-])(local-(?!path-)[a-z0-9]+(?:-[a-z0-9]+)*)(?::(\w(?:[\w.-]*\w)?))?(?![\w-])")
 PUBLISH = re.compile(r"(?:^|\s)(?:-p|--publish)[ =](?:[\d.]+:)?(\d+):(\d+)")
 # Plain http on the laptop: the apps, the book, forwarded ports and kind's hostPorts.
 LOCAL_URL = re.compile(r"http://(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)")
@@ -55,6 +55,7 @@ class Contract:
     published: set[int] = field(default_factory=lambda: {8081, 8082})
     book_port: int = 3000
     host_ports: set[int] = field(default_factory=set)  # kind's extraPortMappings
+    manifests: set[Path] | None = None  # the files tests/manifests validates
     namespaces: set[str] = field(default_factory=lambda: {
         "my-space", "kube-system", "kube-public", "kube-node-lease", "default",
         "local-path-storage"})
@@ -67,6 +68,18 @@ def make_targets(repo: Path) -> set[str]:
     return {m.group(1) for m in re.finditer(r"^\s+([\w-]+)\s", out, re.MULTILINE)}
 
 
+def validated_manifests(repo: Path) -> set[Path] | None:
+    """The manifest files that tests/manifests checks, from its own list."""
+    sys.path.insert(0, str(repo / "tests" / "manifests"))
+    try:
+        from kube_files import manifest_files
+    except ImportError:
+        return None
+    finally:
+        sys.path.pop(0)
+    return {p.resolve() for p in manifest_files()}
+
+
 def contract_from_repo(repo: Path) -> Contract:
     arch = (repo / "ARCHITECTURE.md").read_text(encoding="utf-8")
     images = dict(re.findall(r"`(local-[a-z0-9-]+):([\w.-]+)`", arch))
@@ -75,6 +88,7 @@ def contract_from_repo(repo: Path) -> Contract:
     host_ports = {int(p) for f in sorted((repo / "clusters").glob("*.yaml"))
                   for p in re.findall(r"hostPort:\s*(\d+)", f.read_text(encoding="utf-8"))}
     return Contract(repo=repo, make_targets=make_targets(repo), images=images, host_ports=host_ports,
+                    manifests=validated_manifests(repo),
                     context=context.group(1) if context else "kind-kube-course",
                     cluster=cluster.group(1) if cluster else "kube-course")
 
@@ -189,18 +203,19 @@ class PageCheck:
                 path = w.split("=", 1)[1]
             else:
                 continue
-            self.counts.add("applied manifests")
+            self.counts.add("manifests (kubectl -f/-k)")
             full = self.c.repo / path
             rel = full.resolve().relative_to(self.c.repo.resolve()) if full.exists() else None
             if rel is None or not full.is_file():
                 self.fail(line, f'"kubectl ... -f {path}": there is no such file '
                                 "(paths start at the top folder of the repository)")
-            elif rel.parts[0] != "lessons" or full.suffix not in (".yaml", ".yml"):
+            elif rel.parts[0] != "lessons" or full.suffix not in (".yaml", ".yml") or (
+                    self.c.manifests is not None and full.resolve() not in self.c.manifests):
                 self.fail(line, f'"kubectl ... -f {path}": apply only manifests under lessons/, '
                                 "which tests/manifests checks")
         for i, w in enumerate(words):
             if w in ("-k", "--kustomize") and i + 1 < len(words):
-                self.counts.add("applied manifests")
+                self.counts.add("manifests (kubectl -f/-k)")
                 if not (self.c.repo / words[i + 1] / "kustomization.yaml").is_file():
                     self.fail(line, f'"kubectl ... -k {words[i + 1]}": no kustomization.yaml there')
 

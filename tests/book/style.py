@@ -31,7 +31,7 @@ ACRONYMS = {
     "SIGKILL", "PDB", "ARM", "AMD", "PR", "CI", "GC", "NAT", "VM", "VMs", "CA", "QPS",
     "FQDN", "README", "GET", "POST", "PUT", "DELETE", "PATCH", "TTL", "MB", "GB", "KB",
     "MiB", "GiB", "CRD", "CRDs", "LTS", "SQL", "SSH", "XML", "RPS", "ASCII", "SVG",
-    "PNG", "PDF", "BDA", "WCAG", "AWS", "GKE", "EKS", "AKS", "USB", "CD", "ICMP", "ARP",
+    "PNG", "PDF", "BDA", "WCAG", "USB", "CD", "ICMP", "ARP",
     "NIC", "VPN", "VPC", "LAN", "MAC", "SRV", "PTR", "AAAA", "CNAME", "NS", "SOA", "ENV",
 }
 
