@@ -23,6 +23,8 @@ MEASURE = """
 const main = document.querySelector('#mdbook-content main') || document.querySelector('main');
 const paras = [...main.querySelectorAll(':scope > p')].filter(p => p.innerText.trim().length > 0);
 const px = v => parseFloat(v);
+const loaded = (family) => [...document.fonts].some(
+    f => f.family.replace(/"/g, '') === family && f.status === 'loaded');
 const ch = (el) => {
     const probe = document.createElement('span');
     probe.textContent = '0'.repeat(100);
@@ -55,7 +57,7 @@ return {
     smallestGap: gaps.length ? Math.min(...gaps) : null,
     blockCodeSize: block ? px(getComputedStyle(block).fontSize) : null,
     inlineCodeSize: inline ? px(getComputedStyle(inline).fontSize) : null,
-    bodyFontLoaded: document.fonts.check(s.fontSize + ' "Open Sans"'),
+    bodyFontLoaded: loaded('Open Sans'),
     background: getComputedStyle(document.documentElement).backgroundColor,
     italicEm: [...main.querySelectorAll('em')].filter(e => getComputedStyle(e).fontStyle === 'italic').length,
 };
@@ -145,6 +147,23 @@ def test_the_reader_can_switch_to_a_dark_theme(browser, book_html: Path) -> None
     assert light != dark, f"✖ The theme button did not change the background ({light}) (rule 20)"
     assert light != "rgb(255, 255, 255)", "✖ The light theme must be off-white, not pure white (rule 20)"
     browser.execute_script("localStorage.removeItem('mdbook-theme');")
+
+
+def test_the_reader_can_switch_to_a_dyslexia_font(browser, book_html: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, book_html, LESSON)
+    browser.find_element(By.ID, "font-toggle").click()
+    browser.execute_script("return document.fonts.ready;")
+    family, loaded = browser.execute_script(
+        "const p = document.querySelector('main p');"
+        "return [getComputedStyle(p).fontFamily, [...document.fonts].some("
+        "f => f.family.replace(/\"/g, '') === 'OpenDyslexic' && f.status === 'loaded')];")
+    browser.save_screenshot(str(ARTIFACTS / "book-lesson-opendyslexic.png"))
+    browser.find_element(By.ID, "font-toggle").click()
+    browser.execute_script("localStorage.removeItem('kube-course-font');")
+    assert family.replace('"', "").startswith("OpenDyslexic") and loaded, (
+        f"✖ The Aa button did not switch the text to OpenDyslexic: font {family}, loaded {loaded}")
 
 
 def test_the_browser_check_can_fail(browser, tmp_path: Path) -> None:
