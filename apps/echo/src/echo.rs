@@ -7,9 +7,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use kit::http::{
-    form_value, json, method_not_allowed, query_value, read_body, text, Request, Response, MAX_BODY,
-};
+use kit::http::{json, method_not_allowed, read_body, text, Request, Response, MAX_BODY};
 use kit::hyper::{Method, StatusCode};
 use kit::Context;
 
@@ -43,23 +41,22 @@ pub struct Options<'a> {
 // ANCHOR: echo_handler
 /// `/echo`: answers with the host name and the message.
 async fn echo(req: Request, ctx: &Context) -> Response {
-    let query = req.uri().query().map(str::to_owned);
-    let form = match *req.method() {
+    let (head, body) = req.into_parts();
+    let form = match head.method {
         Method::GET | Method::HEAD => None,
-        Method::POST => match read_body(req.into_body(), MAX_BODY).await {
-            Ok(body) => Some(body),
+        Method::POST => match read_body(body, MAX_BODY).await {
+            Ok(form) => Some(form),
             Err(answer) => return answer,
         },
         _ => return method_not_allowed("GET, HEAD, POST"),
     };
-    let options = match Options::read(query.as_deref(), form.as_deref()) {
+    let options = match Options::read(head.uri.query(), form.as_deref()) {
         Ok(options) => options,
         Err(reason) => return text(StatusCode::BAD_REQUEST, format!("✖ {reason}\n")),
     };
     if !options.delay.is_zero() {
         tokio::time::sleep(options.delay).await;
     }
-    let host = &ctx.identity.hostname;
     if options.json {
         let mut fields = ctx.identity.json_fields();
         fields.insert("message".into(), options.message.into());
@@ -67,20 +64,37 @@ async fn echo(req: Request, ctx: &Context) -> Response {
     }
     text(
         options.status,
-        format!("Echo host: {host}\nMessage: {}\n", options.message),
+        body_text(&ctx.identity.hostname, &options.message),
     )
+}
+
+/// The contract, byte for byte: `Echo host: <hostname>\nMessage: <message>\n`.
+pub fn body_text(host: &str, message: &str) -> String {
+    let mut body = String::with_capacity(24 + host.len() + message.len());
+    for part in ["Echo host: ", host, "\nMessage: ", message, "\n"] {
+        body.push_str(part);
+    }
+    body
 }
 // ANCHOR_END: echo_handler
 
+/// The fields `/echo` reads, in the order of [`Options::read`]'s slots.
+const FIELDS: [&str; 4] = ["message", "delay", "status", "format"];
+
 impl<'a> Options<'a> {
-    /// Reads the options. A form field wins over the same query field.
-    /// A missing message is an empty message.
+    /// Reads the options in one pass over each source. The first value of a field wins,
+    /// and a form field wins over the same query field. A missing message is empty.
     pub fn read(query: Option<&'a str>, form: Option<&'a [u8]>) -> Result<Self, String> {
-        let get = |key: &str| {
-            form.and_then(|f| form_value(f, key))
-                .or_else(|| query_value(query, key))
-        };
-        let delay = match get("delay") {
+        let mut found: [Option<Cow<'a, str>>; 4] = Default::default();
+        for source in [form, query.map(str::as_bytes)].into_iter().flatten() {
+            for (key, value) in form_urlencoded::parse(source) {
+                if let Some(slot) = FIELDS.iter().position(|f| *f == key) {
+                    found[slot].get_or_insert(value);
+                }
+            }
+        }
+        let [message, delay, status, format] = found;
+        let delay = match delay {
             None => 0,
             Some(ms) => ms
                 .parse::<u64>()
@@ -90,7 +104,7 @@ impl<'a> Options<'a> {
                     format!("delay must be a whole number of milliseconds, 0 to {MAX_DELAY_MS}.")
                 })?,
         };
-        let status = match get("status") {
+        let status = match status {
             None => StatusCode::OK,
             Some(code) => code
                 .parse::<u16>()
@@ -99,13 +113,13 @@ impl<'a> Options<'a> {
                 .and_then(|code| StatusCode::from_u16(code).ok())
                 .ok_or("status must be a number from 200 to 599.")?,
         };
-        let json = match get("format").as_deref() {
+        let json = match format.as_deref() {
             None | Some("text") => false,
             Some("json") => true,
             Some(_) => return Err("format must be text or json.".into()),
         };
         Ok(Options {
-            message: get("message").unwrap_or_default(),
+            message: message.unwrap_or_default(),
             delay: Duration::from_millis(delay),
             status,
             json,
@@ -159,6 +173,74 @@ mod tests {
             ("format=xml", "format must be"),
         ] {
             assert!(read(query).unwrap_err().starts_with(reason), "{query}");
+        }
+    }
+
+    #[test]
+    fn the_body_is_the_contract() {
+        assert_eq!(
+            body_text("pod-1", "hi there"),
+            "Echo host: pod-1\nMessage: hi there\n"
+        );
+        assert_eq!(body_text("pod-1", ""), "Echo host: pod-1\nMessage: \n");
+    }
+
+    /// A tiny random generator, so the property tests need no extra crate.
+    fn next(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    #[test]
+    fn any_message_comes_back_exactly() {
+        let alphabet: Vec<char> = "aZ09 +&=%?#/\\\n\t\0éß✔😀<>\"'".chars().collect();
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..3000 {
+            let len = next(&mut seed) % 30;
+            let message: String = (0..len)
+                .map(|_| alphabet[(next(&mut seed) % alphabet.len() as u64) as usize])
+                .collect();
+            let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
+            let query = format!("delay=0&message={encoded}&message=second");
+            assert_eq!(Options::read(Some(&query), None).unwrap().message, message);
+            let form = format!("message={encoded}");
+            assert_eq!(
+                Options::read(Some("message=q"), Some(form.as_bytes()))
+                    .unwrap()
+                    .message,
+                message
+            );
+        }
+    }
+
+    #[test]
+    fn no_input_makes_reading_panic() {
+        let pieces: [&[u8]; 12] = [
+            b"message",
+            b"delay",
+            b"status",
+            b"format",
+            b"=",
+            b"&",
+            b"%",
+            b"%f",
+            b"%ff",
+            b"\xff\xfe",
+            b"9",
+            b"json",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..5000 {
+            let len = next(&mut seed) % 12;
+            let input: Vec<u8> = (0..len)
+                .flat_map(|_| pieces[(next(&mut seed) % pieces.len() as u64) as usize])
+                .copied()
+                .collect();
+            let _ = Options::read(None, Some(&input));
+            let lossy = String::from_utf8_lossy(&input);
+            let _ = Options::read(Some(&lossy), None);
         }
     }
 }

@@ -1,0 +1,362 @@
+//! The echo contract and bad input, over real HTTP on loopback.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{get, hostname, raw, Server};
+
+#[test]
+fn echo_answers_the_contract_byte_for_byte() {
+    let server = Server::start(&[]);
+    let reply = server.get("/echo?message=hello");
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.head.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        reply.head
+    );
+    assert_eq!(
+        reply.header("content-type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        reply.text(),
+        format!("Echo host: {}\nMessage: hello\n", hostname())
+    );
+    assert_eq!(
+        reply.header("x-pod-name"),
+        None,
+        "no pod headers outside Kubernetes"
+    );
+
+    let expect = |message: &str| format!("Echo host: {}\nMessage: {message}\n", hostname());
+    assert_eq!(server.get("/echo").text(), expect(""));
+    assert_eq!(server.get("/echo?message=").text(), expect(""));
+    assert_eq!(
+        server.get("/echo?message=a%26b%3Dc+d%20e").text(),
+        expect("a&b=c d e")
+    );
+    assert_eq!(
+        server.get("/echo?message=%E2%9C%94&message=second").text(),
+        expect("✔")
+    );
+}
+
+#[test]
+fn echo_reads_a_posted_form() {
+    let server = Server::start(&[]);
+    let body = "message=from+a+form%21";
+    let request = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = raw(server.port, request.as_bytes()).unwrap();
+    assert_eq!(
+        reply.text(),
+        format!("Echo host: {}\nMessage: from a form!\n", hostname())
+    );
+
+    let big = format!("message={}", "a".repeat(70 * 1024));
+    let request = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
+        big.len()
+    );
+    let reply = raw(server.port, request.as_bytes()).unwrap();
+    assert_eq!(
+        (reply.status, reply.text()),
+        (413, "✖ The request body is larger than 64 KiB.\n".into())
+    );
+
+    let reply = raw(
+        server.port,
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (reply.status, reply.header("allow").as_deref()),
+        (405, Some("GET, HEAD, POST"))
+    );
+}
+
+#[test]
+fn pod_identity_shows_in_headers_and_json() {
+    let server = Server::start(&[
+        ("POD_NAME", "echo-7d9f-x2k4"),
+        ("POD_NAMESPACE", "my-space"),
+        ("NODE_NAME", "kube-course-worker"),
+        ("POD_IP", "10.244.1.7"),
+    ]);
+    let reply = server.get("/echo?message=hi&format=json");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        reply.header("x-pod-name").as_deref(),
+        Some("echo-7d9f-x2k4")
+    );
+    assert_eq!(reply.header("x-pod-namespace").as_deref(), Some("my-space"));
+    assert_eq!(
+        reply.header("x-node-name").as_deref(),
+        Some("kube-course-worker")
+    );
+    assert_eq!(reply.header("x-pod-ip").as_deref(), Some("10.244.1.7"));
+    let expected = format!(
+        r#"{{"host":"{}","message":"hi","namespace":"my-space","node":"kube-course-worker","pod":"echo-7d9f-x2k4","pod_ip":"10.244.1.7"}}"#,
+        hostname()
+    );
+    assert_eq!(reply.text(), expected + "\n");
+    // The plain body stays the contract, even in a pod.
+    assert_eq!(
+        server.get("/echo?message=hi").text(),
+        format!("Echo host: {}\nMessage: hi\n", hostname())
+    );
+    // Every path carries the identity, the probes too.
+    assert_eq!(
+        server.get("/ready").header("x-pod-name").as_deref(),
+        Some("echo-7d9f-x2k4")
+    );
+}
+
+#[test]
+fn probes_switch_off_and_on() {
+    let server = Server::start(&[]);
+    let check = |path: &str, status: u16, body: &str| {
+        let reply = server.get(path);
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (status, body),
+            "{path}"
+        );
+    };
+    check("/ready", 200, "ready\n");
+    check("/alive", 200, "alive\n");
+    check("/ready?readiness=false", 503, "not ready\n");
+    check("/ready", 503, "not ready\n");
+    assert!(server.get("/metrics").text().contains("\napp_ready 0\n"));
+    check(
+        "/echo?message=still+here",
+        200,
+        &format!("Echo host: {}\nMessage: still here\n", hostname()),
+    );
+    check("/ready?readiness=true", 200, "ready\n");
+    check("/alive?liveness=false", 503, "not alive\n");
+    check("/alive", 503, "not alive\n");
+    check("/alive?liveness=true", 200, "alive\n");
+    check(
+        "/ready?readiness=yes",
+        400,
+        "✖ readiness must be true or false, not 'yes'.\n",
+    );
+    check("/ready", 200, "ready\n");
+}
+
+#[test]
+fn faults_are_injected_per_request_and_never_touch_probes() {
+    let server = Server::start(&[]);
+    let reply = server.get("/echo?message=oops&status=503");
+    assert_eq!(
+        (reply.status, reply.text()),
+        (503, format!("Echo host: {}\nMessage: oops\n", hostname()))
+    );
+    assert_eq!(server.get("/echo?status=204").status, 204);
+
+    let port = server.port;
+    let slow = std::thread::spawn(move || {
+        let started = Instant::now();
+        let reply = get(port, "/echo?message=late&delay=700");
+        (reply.status, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    assert_eq!(server.get("/ready").status, 200);
+    assert_eq!(server.get("/alive").status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "probes wait for nobody"
+    );
+    let (status, took) = slow.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        took >= Duration::from_millis(700),
+        "delay=700 answered after {took:?}"
+    );
+
+    for (query, reason) in [
+        ("status=99", "✖ status must be a number from 200 to 599.\n"),
+        ("status=600", "✖ status must be a number from 200 to 599.\n"),
+        (
+            "delay=soon",
+            "✖ delay must be a whole number of milliseconds, 0 to 30000.\n",
+        ),
+        (
+            "delay=30001",
+            "✖ delay must be a whole number of milliseconds, 0 to 30000.\n",
+        ),
+        ("format=xml", "✖ format must be text or json.\n"),
+    ] {
+        let reply = server.get(&format!("/echo?{query}"));
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (400, reason),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn odd_bytes_never_break_the_server() {
+    let server = Server::start(&[]);
+    let expect = |message: &str| format!("Echo host: {}\nMessage: {message}\n", hostname());
+    // A bad escape stays as written; invalid UTF-8 becomes the replacement character.
+    assert_eq!(server.get("/echo?message=%zz%4").text(), expect("%zz%4"));
+    assert_eq!(server.get("/echo?message=%ff%fe%c3").text(), expect("���"));
+    // Raw bytes above 127 in the address are not HTTP: hyper answers 400.
+    let reply = raw(
+        server.port,
+        b"GET /echo?message=\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(reply.unwrap().status, 400);
+    assert_eq!(
+        raw(server.port, b"NOT HTTP AT ALL\r\n\r\n").unwrap().status,
+        400
+    );
+    assert_eq!(server.get("/echo?message=ok").text(), expect("ok"));
+}
+
+#[test]
+fn huge_addresses_and_headers_are_refused() {
+    let server = Server::start(&[]);
+    let reply = server.get(&format!("/echo?message={}", "a".repeat(9 * 1024)));
+    assert_eq!(reply.status, 414);
+    assert_eq!(
+        reply.text(),
+        "✖ The address is too long. Keep path and query under 8 KiB.\n"
+    );
+    let request = format!(
+        "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(70 * 1024)
+    );
+    assert_eq!(raw(server.port, request.as_bytes()).unwrap().status, 431);
+    // An address just under the cap still works.
+    let message = "c".repeat(8000);
+    assert_eq!(server.get(&format!("/echo?message={message}")).status, 200);
+}
+
+#[test]
+fn slow_clients_cannot_hold_the_server() {
+    let server = Server::start(&[("HEADER_READ_TIMEOUT", "500ms")]);
+    let mut slow: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            s.write_all(b"GET /echo?message=slow HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    assert_eq!(server.get("/echo?message=fast").status, 200);
+    assert!(started.elapsed() < Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(900));
+    for s in &mut slow {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 256];
+        // The server closed the connection: read gives 0 bytes (not a timeout of ours).
+        match s.read(&mut buf) {
+            Ok(n) => assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n])),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+}
+
+#[test]
+fn common_pages_answer_in_plain_words() {
+    let server = Server::start(&[("POD_NAME", "echo-1")]);
+    let home = server.get("/");
+    assert_eq!(home.status, 200);
+    assert_eq!(
+        home.text(),
+        format!(
+            "echo-server 0.1.0 answered you.\nHost: {}\nPod: echo-1\nNamespace: not set\nNode: not set\nPod IP: not set\nTry /echo?message=hello\n",
+            hostname()
+        )
+    );
+    let html = raw(
+        server.port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html,*/*\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        html.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(html.text().contains("<dt>Pod</dt><dd>echo-1</dd>"));
+
+    let version = server.get("/version");
+    assert!(
+        version
+            .text()
+            .starts_with("name: echo-server\nversion: 0.1.0\ncommit: "),
+        "{}",
+        version.text()
+    );
+    let missing = server.get("/nope");
+    assert_eq!(
+        (missing.status, missing.text()),
+        (
+            404,
+            "✖ Nothing here at /nope. Try /echo?message=hello\n".into()
+        )
+    );
+    assert_eq!(server.get("/crash?code=256").status, 400);
+}
+
+#[test]
+fn metrics_count_requests_by_path_and_status() {
+    let server = Server::start(&[]);
+    server.get("/echo?message=1");
+    server.get("/echo?message=2");
+    server.get("/echo?status=503");
+    server.get("/no/such/path");
+    let reply = server.get("/metrics");
+    assert_eq!(
+        reply.header("content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = reply.text();
+    for line in [
+        "http_requests_total{path=\"/echo\",status=\"200\"} 2",
+        "http_requests_total{path=\"/echo\",status=\"503\"} 1",
+        "http_requests_total{path=\"other\",status=\"404\"} 1",
+        "http_request_duration_seconds_count{path=\"/echo\",status=\"200\"} 2",
+        "http_requests_in_flight 1",
+        "app_ready 1",
+        "app_alive 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_clients_are_served_too() {
+    if TcpStream::connect(("::1", 9))
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable)
+    {
+        return; // This machine has no IPv6 loopback.
+    }
+    let server = Server::start(&[]);
+    let mut s = TcpStream::connect(("::1", server.port)).unwrap();
+    s.write_all(b"GET /echo?message=v6 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).unwrap();
+    assert!(String::from_utf8_lossy(&bytes).ends_with("Message: v6\n"));
+}
