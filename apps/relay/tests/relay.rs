@@ -479,6 +479,20 @@ fn connections_to_echo_are_reused() {
 }
 
 #[test]
+fn calls_still_work_after_echo_closes_idle_connections() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let url = format!("/relay?echo_server={}&message=hi", echo.addr());
+    assert_eq!(relay.get(&url).status, 200);
+    // echo closes a connection after 5 s without a request; the relay must not reuse it.
+    std::thread::sleep(Duration::from_millis(5200));
+    for _ in 0..3 {
+        let r = relay.get(&url);
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+}
+
+#[test]
 fn only_get_and_head_are_answered() {
     let relay = start_relay(&[]);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
