@@ -127,15 +127,9 @@ fn a_smuggled_path_is_refused_and_echo_stays_ready() {
 fn missing_or_empty_echo_server_is_400() {
     let relay = start_relay(&[]);
     let r = relay.get("/relay?message=hi");
-    assert_eq!(r.status, 400);
-    assert!(
-        r.body.starts_with("✖ echo_server is missing."),
-        "{}",
-        r.body
-    );
+    r.expect(400, "✖ echo_server is missing.");
     let r = relay.get("/relay?echo_server=&message=hi");
-    assert_eq!(r.status, 400);
-    assert!(r.body.starts_with("✖ echo_server is empty."), "{}", r.body);
+    r.expect(400, "✖ echo_server is empty.");
     assert_eq!(relay.get("/relay?echo_server=echo").status, 400);
 }
 
@@ -149,12 +143,7 @@ fn metadata_and_link_local_addresses_are_refused() {
         "metadata.google.internal:80",
     ] {
         let r = relay.get(&format!("/relay?echo_server={}", enc(target)));
-        assert_eq!(r.status, 403, "{target}: {r:?}");
-        assert!(
-            r.body.contains("link-local or cloud metadata"),
-            "{}",
-            r.body
-        );
+        r.expect(403, "link-local or cloud metadata");
     }
 }
 
@@ -190,18 +179,9 @@ fn names_that_resolve_to_metadata_are_refused() {
     assert_eq!(ok.status, 200, "{ok:?}");
     for name in ["sneaky.test", "sneaky6.test", "mixed.test"] {
         let r = relay.get(&format!("/relay?echo_server={name}:{port}"));
-        assert_eq!(r.status, 403, "{name}: {r:?}");
-        assert!(
-            r.body.contains("link-local or cloud metadata"),
-            "{}",
-            r.body
-        );
+        r.expect(403, "link-local or cloud metadata");
     }
-    let metrics = relay.get("/metrics").body;
-    assert!(
-        metrics.contains("relay_upstream_calls_total{outcome=\"blocked\"} 3\n"),
-        "{metrics}"
-    );
+    assert_eq!(relay.calls("blocked"), 3);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -261,12 +241,7 @@ fn the_default_target_is_used_without_echo_server() {
     let echo = start_echo();
     let relay = App::start(&relay_bin(), &[], &[("DEFAULT_ECHO_SERVER", &echo.addr())]);
     let r = relay.get("/relay?message=hi");
-    assert_eq!(r.status, 200, "{r:?}");
-    assert!(
-        r.body.contains(&format!("Relay-To: {}\n", echo.addr())),
-        "{}",
-        r.body
-    );
+    r.expect(200, &format!("Relay-To: {}\n", echo.addr()));
     assert!(r.body.ends_with("Message: hi\n"));
     // The default is allowed even when an allow-list names other targets.
     let relay = start_relay(&[
@@ -322,8 +297,7 @@ fn a_slow_echo_gives_504_after_the_default_two_seconds() {
         echo.addr()
     ));
     let took = started.elapsed();
-    assert_eq!(r.status, 504, "{r:?}");
-    assert!(r.body.contains("did not answer within 2s"), "{}", r.body);
+    r.expect(504, "did not answer within 2s");
     assert!(
         took >= Duration::from_millis(1900) && took < Duration::from_millis(3000),
         "{took:?}"
@@ -343,11 +317,9 @@ fn a_closed_port_gives_502_refused() {
         "/relay?echo_server=127.0.0.1:{}&message=hi",
         free_port()
     ));
-    assert_eq!(r.status, 502);
-    assert!(r.body.contains("The connection was refused."), "{}", r.body);
+    r.expect(502, "The connection was refused.");
     let r = relay.get("/relay?echo_server=no-such-name.invalid:8080");
-    assert_eq!(r.status, 502);
-    assert!(r.body.contains("does not resolve"), "{}", r.body);
+    r.expect(502, "does not resolve");
 }
 
 #[test]
@@ -360,90 +332,46 @@ fn an_endless_body_stops_at_the_size_limit() {
         }
     });
     let relay = start_relay(&["--max-reply-bytes", "100000"]);
-    let started = Instant::now();
-    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
-    assert_eq!(r.status, 502, "{r:?}");
-    assert!(r.body.contains("larger than 100000 bytes"), "{}", r.body);
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let r = relay.relay_to_within(port, Duration::from_secs(1));
+    r.expect(502, "larger than 100000 bytes");
     // A declared length over the limit is refused before reading.
-    let port = raw_server(|mut s| {
-        if read_head(&mut s) {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\nabc");
-            std::thread::sleep(Duration::from_secs(5));
-        }
-    });
-    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
-    assert_eq!(r.status, 502, "{r:?}");
-    assert!(r.body.contains("larger than"), "{}", r.body);
-    let metrics = relay.get("/metrics").body;
-    assert!(
-        metrics.contains("relay_upstream_calls_total{outcome=\"too_large\"} 2\n"),
-        "{metrics}"
+    let port = raw_answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\nabc",
+        Duration::from_secs(5),
     );
+    let r = relay.relay_to(port);
+    r.expect(502, "larger than");
+    assert_eq!(relay.calls("too_large"), 2);
 }
 
 #[test]
 fn a_silent_server_gives_504_at_the_deadline() {
-    let port = raw_server(|mut s| {
-        read_head(&mut s);
-        std::thread::sleep(Duration::from_secs(10));
-    });
+    let port = raw_answer(b"", Duration::from_secs(10));
     let relay = start_relay(&["--call-timeout", "300ms"]);
-    let started = Instant::now();
-    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
-    assert_eq!(r.status, 504, "{r:?}");
-    assert!(r.body.contains("did not answer within 300ms"), "{}", r.body);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let r = relay.relay_to_within(port, Duration::from_secs(2));
+    r.expect(504, "did not answer within 300ms");
     // Headers then a body that never ends in time: also the deadline.
-    let port = raw_server(|mut s| {
-        if read_head(&mut s) {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
-            std::thread::sleep(Duration::from_secs(10));
-        }
-    });
-    assert_eq!(
-        relay
-            .get(&format!("/relay?echo_server=127.0.0.1:{port}"))
-            .status,
-        504
+    let port = raw_answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        Duration::from_secs(10),
     );
+    assert_eq!(relay.relay_to(port).status, 504);
 }
 
 #[test]
 fn a_reply_that_is_not_http_gives_502() {
-    let garbage = raw_server(|mut s| {
-        if read_head(&mut s) {
-            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
-        }
-    });
-    let hangs_up = raw_server(|mut s| {
-        read_head(&mut s);
-    });
-    let short = raw_server(|mut s| {
-        if read_head(&mut s) {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part");
-        }
-    });
+    let garbage = raw_answer(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", Duration::ZERO);
+    let hangs_up = raw_answer(b"", Duration::ZERO);
+    let short = raw_answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part",
+        Duration::ZERO,
+    );
     let relay = start_relay(&[]);
-    let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{garbage}"));
-    assert_eq!(r.status, 502, "{r:?}");
-    assert!(r.body.contains("The reply is not HTTP."), "{}", r.body);
+    let r = relay.relay_to(garbage);
+    r.expect(502, "The reply is not HTTP.");
     for port in [hangs_up, short] {
-        let r = relay.get(&format!("/relay?echo_server=127.0.0.1:{port}"));
-        assert_eq!(r.status, 502, "{r:?}");
-        assert!(
-            r.body.contains("closed before the reply was complete"),
-            "{}",
-            r.body
-        );
+        let r = relay.relay_to(port);
+        r.expect(502, "closed before the reply was complete");
     }
 }
 
@@ -471,11 +399,7 @@ fn connections_to_echo_are_reused() {
         opened <= 2,
         "100 sequential calls opened {opened} connections"
     );
-    let metrics = relay.get("/metrics").body;
-    assert!(
-        metrics.contains("relay_upstream_calls_total{outcome=\"ok\"} 100\n"),
-        "{metrics}"
-    );
+    assert_eq!(relay.calls("ok"), 100);
 }
 
 #[test]

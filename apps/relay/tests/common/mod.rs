@@ -56,6 +56,34 @@ impl App {
         get(self.port, path)
     }
 
+    /// `/relay` to a server on a loopback port, with no message.
+    pub fn relay_to(&self, port: u16) -> Reply {
+        self.get(&format!("/relay?echo_server=127.0.0.1:{port}"))
+    }
+
+    /// Like `relay_to`, and asserts the answer came within `limit`.
+    pub fn relay_to_within(&self, port: u16, limit: Duration) -> Reply {
+        let started = Instant::now();
+        let reply = self.relay_to(port);
+        assert!(
+            started.elapsed() < limit,
+            "the answer took {:?}",
+            started.elapsed()
+        );
+        reply
+    }
+
+    /// The relay's count of calls to echo with this outcome, from `/metrics`.
+    pub fn calls(&self, outcome: &str) -> u64 {
+        let metrics = self.get("/metrics").body;
+        let line = format!("relay_upstream_calls_total{{outcome=\"{outcome}\"}} ");
+        let found = metrics.lines().find_map(|l| l.strip_prefix(line.as_str()));
+        found
+            .unwrap_or_else(|| panic!("no {line} in /metrics"))
+            .parse()
+            .unwrap()
+    }
+
     /// `HOST:PORT` of this app on IPv4 loopback.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -126,6 +154,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Asserts the status and that the body holds these words.
+    pub fn expect(&self, status: u16, words: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert!(
+            self.body.contains(words),
+            "{words:?} is not in {:?}",
+            self.body
+        );
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -200,4 +238,14 @@ pub fn raw_server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
         }
     });
     port
+}
+
+/// A raw server that reads a request head, writes `answer`, then holds the connection for `hold`.
+pub fn raw_answer(answer: &'static [u8], hold: Duration) -> u16 {
+    raw_server(move |mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(answer);
+            std::thread::sleep(hold);
+        }
+    })
 }
