@@ -128,6 +128,8 @@ impl EchoClient {
             // echo closes a connection after 5 s without a request. We drop it sooner,
             // so a call never races that close.
             .pool_idle_timeout(Duration::from_secs(4))
+            // Reply headers larger than the reply limit are refused too.
+            .http1_max_buf_size(max_reply_bytes.max(8192))
             .build(connector);
         EchoClient {
             http,
@@ -143,7 +145,11 @@ impl EchoClient {
             let request = Request::get(uri)
                 .body(Empty::new())
                 .map_err(|e| CallError::Other(e.to_string()))?;
-            let response = self.http.request(request).await.map_err(|e| classify(&e))?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| classify(&e, self.max_reply_bytes))?;
             let status = response.status();
             if response.body().size_hint().lower() > self.max_reply_bytes as u64 {
                 return Err(CallError::TooLarge(self.max_reply_bytes)); // Content-Length says so
@@ -153,7 +159,7 @@ impl EchoClient {
                 .await
                 .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
                     Some(_) => CallError::TooLarge(self.max_reply_bytes),
-                    None => classify(&*e),
+                    None => classify(&*e, self.max_reply_bytes),
                 })?
                 .to_bytes();
             Ok(Reply { status, body })
@@ -176,7 +182,7 @@ pub fn echo_uri(target: &Target, params: &[(&str, &str)]) -> String {
 }
 
 /// Finds the first known cause in an error's chain of sources.
-fn classify(err: &(dyn StdError + 'static)) -> CallError {
+fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError {
     let mut cause = Some(err);
     while let Some(e) = cause {
         if let Some(blocked) = e.downcast_ref::<BlockedAddress>() {
@@ -193,6 +199,9 @@ fn classify(err: &(dyn StdError + 'static)) -> CallError {
             };
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_parse_too_large() {
+                return CallError::TooLarge(max_reply_bytes); // the reply's headers
+            }
             if h.is_parse() {
                 return CallError::NotHttp;
             }
@@ -318,18 +327,18 @@ mod tests {
     #[test]
     fn classifies_errors() {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        assert_eq!(classify(&refused), CallError::Refused);
+        assert_eq!(classify(&refused, 100), CallError::Refused);
         assert_eq!(
-            classify(&BlockedAddress("169.254.169.254".parse().unwrap())).outcome(),
+            classify(&BlockedAddress("169.254.169.254".parse().unwrap()), 100).outcome(),
             "blocked"
         );
         assert_eq!(
-            classify(&LookupFailed("nope".into())),
+            classify(&LookupFailed("nope".into()), 100),
             CallError::NoSuchName("nope".into())
         );
         let other = io::Error::other("no route to host");
         assert_eq!(
-            classify(&other),
+            classify(&other, 100),
             CallError::Connect("no route to host".into())
         );
     }

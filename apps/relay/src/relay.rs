@@ -10,7 +10,7 @@ use kit::metrics::CounterFamily;
 use kit::Context;
 use serde_json::{Map, Value};
 
-use crate::client::EchoClient;
+use crate::client::{CallError, EchoClient, Reply};
 use crate::target::{self, Target, TargetError};
 
 /// The outcomes of calls to echo, as counted in `relay_upstream_calls_total`.
@@ -84,28 +84,11 @@ impl Relay {
             Ok(target) => target,
             Err((status, reason)) => return failure(status, reason, None, as_json),
         };
-        // Only the message and echo's fault options go on, each one encoded.
-        let mut params = vec![("message", query_value(query, "message").unwrap_or_default())];
-        for key in ["delay", "status"] {
-            params.extend(query_value(query, key).map(|value| (key, value)));
-        }
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-        let result = self.client.echo(&target, &params).await;
-        self.calls.inc(match &result {
-            Ok(reply) if reply.status.is_success() => "ok",
-            Ok(_) => "bad_status",
-            Err(e) => e.outcome(),
-        });
-        let reply = match result {
+        let reply = match self.call(&target, query).await {
             Ok(reply) => reply,
             Err(e) => {
-                tracing::warn!("✖ Relay to {target} failed: {e}");
-                return failure(
-                    e.status(),
-                    format!("Relay to {target} failed. {e}"),
-                    None,
-                    as_json,
-                );
+                let reason = format!("Relay to {target} failed. {e}");
+                return failure(e.status(), reason, None, as_json);
             }
         };
         let body = String::from_utf8_lossy(&reply.body);
@@ -126,6 +109,25 @@ impl Relay {
         )
     }
     // ANCHOR_END: relay_handler
+
+    /// Calls echo with the message and echo's fault options, each one encoded. Counts the outcome.
+    async fn call(&self, target: &Target, query: Option<&str>) -> Result<Reply, CallError> {
+        let mut params = vec![("message", query_value(query, "message").unwrap_or_default())];
+        for key in ["delay", "status"] {
+            params.extend(query_value(query, key).map(|value| (key, value)));
+        }
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+        let result = self.client.echo(target, &params).await;
+        self.calls.inc(match &result {
+            Ok(reply) if reply.status.is_success() => "ok",
+            Ok(_) => "bad_status",
+            Err(e) => e.outcome(),
+        });
+        if let Err(e) = &result {
+            tracing::warn!("✖ Relay to {target} failed: {e}");
+        }
+        result
+    }
 
     /// The target from `echo_server`, or the default one; then the allow-list check.
     fn choose_target(&self, query: Option<&str>) -> Result<Target, (StatusCode, String)> {

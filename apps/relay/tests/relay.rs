@@ -50,6 +50,19 @@ fn the_contract_holds_byte_for_byte() {
 }
 
 #[test]
+fn ipv6_addresses_and_names_work_as_targets() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    for target in [
+        format!("[::1]:{}", echo.port),
+        format!("localhost:{}", echo.port),
+    ] {
+        let r = relay.get(&format!("/relay?echo_server={}&message=hi", enc(&target)));
+        r.expect(200, &format!("Relay-To: {target}\nReply:\nEcho host: "));
+    }
+}
+
+#[test]
 fn messages_arrive_exactly_as_sent() {
     let echo = start_echo();
     let relay = start_relay(&[]);
@@ -376,6 +389,22 @@ fn a_reply_that_is_not_http_gives_502() {
 }
 
 #[test]
+fn endless_reply_headers_stop_at_the_size_limit() {
+    let port = raw_server(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
+            while s
+                .write_all(b"X-Filler: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n")
+                .is_ok()
+            {}
+        }
+    });
+    let relay = start_relay(&["--max-reply-bytes", "10000"]);
+    let r = relay.relay_to_within(port, Duration::from_secs(1));
+    r.expect(502, "larger than 10000 bytes");
+}
+
+#[test]
 fn connections_to_echo_are_reused() {
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
@@ -439,6 +468,23 @@ fn only_get_and_head_are_answered() {
         "{}",
         r.body
     );
+}
+
+#[test]
+fn healthcheck_asks_the_local_port() {
+    let relay = start_relay(&[]);
+    let check = |port: u16| {
+        let out = Command::new(relay_bin())
+            .arg("healthcheck")
+            .env("PORT", port.to_string())
+            .output()
+            .unwrap();
+        out.status.code()
+    };
+    assert_eq!(check(relay.port), Some(0));
+    assert_eq!(relay.get("/alive?liveness=false").status, 503);
+    assert_eq!(check(relay.port), Some(1));
+    assert_eq!(check(free_port()), Some(1));
 }
 
 #[test]
