@@ -5,6 +5,7 @@ The helpers (Podman, Container, PREFIX, record) live in podman_tools.py.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 
@@ -40,5 +41,11 @@ def app_images(podman, static_binaries) -> dict[str, str]:
 
 @pytest.fixture
 def name(request) -> str:
-    """A unique name for one container or network of this test."""
-    return f"{PREFIX}-{re.sub(r'[^a-zA-Z0-9.-]+', '-', request.node.name)[:40].strip('-')}"
+    """A unique, short name for the containers and networks of one test.
+
+    Short, because a container name is also a host name: 63 characters at most.
+    """
+    words = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:4]
+    return f"{PREFIX}-{words[:24].strip('-')}-{digest}"
+

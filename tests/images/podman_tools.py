@@ -34,7 +34,7 @@ _SHARED = _shared()
 free_port = _SHARED.free_port
 wait_for_http = _SHARED.wait_for_http
 
-PREFIX = f"kcourse-test-{uuid.uuid4().hex[:8]}"
+PREFIX = f"kct-{uuid.uuid4().hex[:6]}"
 ARTIFACTS = REPO / "tests" / ".artifacts"
 VERSION = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["package"]["version"]
 APPS = ("echo", "relay")
@@ -53,6 +53,7 @@ class Podman:
     containers: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    revision: str = ""  # the git revision the images were built with
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120,
                  ) -> subprocess.CompletedProcess[str]:
@@ -75,10 +76,11 @@ class Podman:
     def build(self, app: str, tag: str) -> float:
         """Build one app image from target/static/ with images/Dockerfile; return seconds."""
         self.images.append(tag)
+        self.revision = revision()
         start = time.monotonic()
         self("build", "--format", "docker", "-f", str(REPO / "images" / "Dockerfile"),
              "--build-arg", f"APP={app}", "--build-arg", "BUILDER=prebuilt",
-             "--build-arg", f"VERSION={VERSION}", "--build-arg", f"REVISION={revision()}",
+             "--build-arg", f"VERSION={VERSION}", "--build-arg", f"REVISION={self.revision}",
              "-t", tag, str(REPO), timeout=300)
         return time.monotonic() - start
 
@@ -125,11 +127,12 @@ class Container:
         return f"http://127.0.0.1:{self.host_port}{path}"
 
     def get(self, path: str, timeout: float = 10) -> tuple[int, dict[str, str], str]:
+        """GET a path; answer (status, headers with lower-case names, body)."""
         try:
             with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
-                return r.status, dict(r.headers), r.read().decode()
+                return r.status, _lower(r.headers), r.read().decode()
         except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read().decode()
+            return e.code, _lower(e.headers), e.read().decode()
 
     def inspect(self) -> dict:
         return self.podman.inspect("container", self.name)
@@ -137,6 +140,10 @@ class Container:
     def logs(self) -> str:
         proc = self.podman("logs", self.name, check=False)
         return proc.stdout + proc.stderr
+
+
+def _lower(headers) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
 
 
 def record(key: str, value) -> None:
