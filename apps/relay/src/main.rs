@@ -24,13 +24,13 @@ use crate::target::Target;
     name = "relay-server",
     version,
     after_help = "Paths:\n  \
-        /relay?echo_server=echo:8080&message=hi   calls echo and shows its reply\n  \
-        /relay?message=hi                         calls the default echo server\n  \
-        /                  shows which host and pod answered\n  \
-        /ready, /alive     the probes; add ?readiness=false or ?liveness=false to switch them\n  \
-        /metrics           numbers for Prometheus\n  \
-        /version           name, version and git commit\n  \
-        /crash?code=3      stops the program with exit code 3\n\n\
+        /relay?echo_server=echo:8080&message=hi\n      calls the echo server at echo:8080 and shows its reply\n  \
+        /relay?message=hi\n      calls the default echo server\n  \
+        /\n      shows which host and pod answered\n  \
+        /ready, /alive\n      the probes; add ?readiness=false or ?liveness=false to switch them\n  \
+        /metrics\n      numbers for Prometheus\n  \
+        /version\n      name, version and git commit\n  \
+        /crash?code=3\n      stops the program with exit code 3\n\n\
         Add delay=3000 or status=500 to /relay to pass them on to echo.\n\n\
         Example:\n  relay-server --port 8082 --default-echo-server localhost:8081\n  \
         curl 'http://localhost:8082/relay?message=hello'"
@@ -50,8 +50,8 @@ struct Cli {
 #[derive(Args)]
 struct RelayArgs {
     /// The echo server to call when a request has no echo_server. Write it as HOST:PORT.
-    #[arg(long, env = "DEFAULT_ECHO_SERVER", value_name = "HOST:PORT", value_parser = parse_target)]
-    default_echo_server: Option<Target>,
+    #[arg(long, env = "DEFAULT_ECHO_SERVER", value_name = "HOST:PORT", value_parser = parse_default)]
+    default_echo_server: Option<DefaultTarget>,
 
     /// Call only these echo servers: a comma list of HOST:PORT. Without it, any is allowed.
     #[arg(long, env = "ALLOWED_ECHO_SERVERS", value_name = "LIST", value_parser = parse_allowed)]
@@ -71,8 +71,17 @@ struct RelayArgs {
 #[derive(Clone)]
 struct AllowList(Vec<Target>);
 
-fn parse_target(text: &str) -> Result<Target, String> {
-    target::parse(text.trim()).map_err(|e| e.to_string())
+/// The default target. Empty text means none, as when `DEFAULT_ECHO_SERVER=""`.
+#[derive(Clone)]
+struct DefaultTarget(Option<Target>);
+
+fn parse_default(text: &str) -> Result<DefaultTarget, String> {
+    match text.trim() {
+        "" => Ok(DefaultTarget(None)),
+        text => target::parse(text)
+            .map(|t| DefaultTarget(Some(t)))
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn parse_allowed(text: &str) -> Result<AllowList, String> {
@@ -113,6 +122,7 @@ fn main() -> std::process::ExitCode {
     let args = cli.relay;
     let client = client::EchoClient::new(args.call_timeout, args.max_reply_bytes as usize);
     // An empty list means: no list given, any target is allowed.
+    let default = args.default_echo_server.and_then(|d| d.0);
     let allowed = args
         .allowed_echo_servers
         .map(|list| list.0)
@@ -121,14 +131,9 @@ fn main() -> std::process::ExitCode {
         kit::logging::init(cli.common.log_format, cli.common.log_level);
         tracing::info!(
             "{}",
-            describe(
-                &args.default_echo_server,
-                &allowed,
-                args.call_timeout,
-                args.max_reply_bytes
-            )
+            describe(&default, &allowed, args.call_timeout, args.max_reply_bytes)
         );
     }
-    let app = relay::Relay::new(client, args.default_echo_server, allowed);
+    let app = relay::Relay::new(client, default, allowed);
     kit::run(kit::app_info!(), cli.common, cli.command, app)
 }

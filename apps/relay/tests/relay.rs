@@ -138,7 +138,12 @@ fn a_smuggled_path_is_refused_and_echo_stays_ready() {
 
 #[test]
 fn missing_or_empty_echo_server_is_400() {
-    let relay = start_relay(&[]);
+    // Empty variables mean "not set", as a manifest may write them.
+    let relay = App::start(
+        &relay_bin(),
+        &[],
+        &[("DEFAULT_ECHO_SERVER", ""), ("ALLOWED_ECHO_SERVERS", "")],
+    );
     let r = relay.get("/relay?message=hi");
     r.expect(400, "✖ echo_server is missing.");
     let r = relay.get("/relay?echo_server=&message=hi");
