@@ -1,41 +1,14 @@
-"""Fixtures for the book checks: the tools they need and one build of the book per test run."""
+"""Fixtures for the book checks: one build of the book per test run."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-VENV_BIN = Path(sys.executable).parent
-sys.path.insert(0, str(HERE))
-
-
-def tool(name: str) -> str:
-    """The path of a command-line tool, from the virtual environment or PATH."""
-    found = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
-    if found is None:
-        pytest.fail(f"✖ The tool {name} is missing. Install it with: bash scripts/setup-test-tools.sh",
-                    pytrace=False)
-    return found
-
-
-@dataclass
-class Build:
-    out: Path  # the built HTML book
-    log: str  # everything mdbook printed
-    returncode: int
-
-
-def build_book(src: Path, out: Path) -> Build:
-    proc = subprocess.run([tool("mdbook"), "build", str(src), "--dest-dir", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    return Build(out=out, log=proc.stdout + proc.stderr, returncode=proc.returncode)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bookkit import REPO, Build, build_book  # noqa: E402
 
 
 @pytest.fixture(scope="session")

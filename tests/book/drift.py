@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from markdown import inline_code, page_files, read_blocks  # noqa: E402
+from mdblocks import inline_code, page_files, read_blocks  # noqa: E402
 from style import Finding  # noqa: E402
 
 SHELL_LANGS = {"bash", "sh", "shell", "console", "zsh", "shell-session"}

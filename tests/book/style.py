@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from markdown import Block, page_files, read_blocks, strip_inline  # noqa: E402
+from mdblocks import Block, page_files, read_blocks, strip_inline  # noqa: E402
 
 MAX_WORDS = 20  # rule 1
 MAX_SENTENCES = 3  # rule 2

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from bookkit import REPO
 
 ARTIFACTS = REPO / "tests" / ".artifacts"
 LESSON = "04-containers/index.html"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import REPO, Build, build_book
+from bookkit import REPO, Build, build_book
 
 LESSONS = [
     ("01-tools", "1. Your tools"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from bookkit import REPO
 from drift import Contract, PageCheck, check_pages, contract_from_repo, make_targets
-from markdown import page_files
+from mdblocks import page_files
 
 
 @pytest.fixture(scope="module")

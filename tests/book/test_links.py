@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import tool
+from bookkit import tool
 
 # mdBook writes README.md as index.html but links to it as README.html.
 # book.toml adds redirect pages for that; here lychee checks the real target and its #anchor.

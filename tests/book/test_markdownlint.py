@@ -11,8 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, tool
-from markdown import page_files
+from bookkit import REPO, tool
+from mdblocks import page_files
 
 HINTS = {
     "MD001": "a heading level was skipped: go from # to ##, then ###",

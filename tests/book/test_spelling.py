@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, tool
+from bookkit import REPO, tool
 
 CHECKED = ["lessons", "README.md", "ARCHITECTURE.md", "apps"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from markdown import lesson_pages, page_files
+from bookkit import REPO
+from mdblocks import lesson_pages, page_files
 from style import ACRONYMS, lint_files, lint_text
 
 
