@@ -238,13 +238,15 @@ class Bench:
         self.bins = {app: args.bin_dir / f"{app}-server" for app in ("echo", "relay")}
         self.step_no = 0
         self.steps = 6 + (0 if args.no_build else 1) + (1 if args.cold_build else 0)
-        self.app_env = {"LOG_LEVEL": "warn"}  # nginx has its access log off too
+        # nginx has its access log off; the apps log no request at warn.
+        # KIT_THREADS: the apps' worker threads, equal to nginx's worker processes.
+        self.app_env = {"LOG_LEVEL": "warn", "KIT_THREADS": str(args.workers)}
         self.result: dict = {
             "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": machine_info(),
             "load": {"tool": "wrk", "seconds": args.seconds, "connections": args.connections,
                      "threads": args.threads, "warmup_seconds": args.warmup,
-                     "nginx_worker_processes": args.nginx_workers},
+                     "nginx_worker_processes": args.workers, "app_worker_threads": args.workers},
             "servers": {},
         }
 
@@ -283,7 +285,7 @@ class Bench:
         self.step(f"Load nginx (the reference), {self.args.seconds} s")
         port = free_port()
         conf = self.tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(workers=self.args.nginx_workers, tmp=self.tmp, port=port))
+        conf.write_text(NGINX_CONF.format(workers=self.args.workers, tmp=self.tmp, port=port))
         proc = self.servers.start("nginx", [self.nginx, "-p", str(self.tmp), "-e", str(self.tmp / "error.log"),
                                             "-c", str(conf)])
         base = f"http://127.0.0.1:{port}"
@@ -417,8 +419,8 @@ class Bench:
 
     def run(self) -> dict:
         a = self.args
-        say(f"Benchmark: wrk, {a.seconds} s per server, {a.connections} connections, {a.threads} threads, "
-            f"loopback. nginx has {a.nginx_workers} worker processes.")
+        say(f"Benchmark: wrk, {a.seconds} s per server, {a.connections} connections, {a.threads} threads, loopback.")
+        say(f"nginx has {a.workers} worker processes. Each app has {a.workers} worker threads.")
         if not a.no_build:
             self.build()
         self.check_binaries()
@@ -566,14 +568,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run.py",
         description="Load-test echo and relay against nginx on loopback. Print a table and write JSON.",
-        epilog="Environment: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_NGINX_WORKERS, "
+        epilog="Environment: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WORKERS, "
                "COLD_BUILD=1, BENCH_JSON.",
     )
     p.add_argument("--seconds", type=int, default=None, help="length of each load run (default 10)")
     p.add_argument("--connections", type=int, default=None, help="open connections (default 64)")
     p.add_argument("--threads", type=int, default=None, help="wrk threads (default 2)")
-    p.add_argument("--nginx-workers", type=int, default=None,
-                   help="nginx worker processes (default: one per CPU, like the apps' worker threads)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="nginx worker processes and app worker threads (default: one per CPU)")
     p.add_argument("--cold-build", action="store_true", help="also time a cold release build")
     p.add_argument("--no-build", action="store_true", help="use target/static as it is")
     p.add_argument("--bin-dir", type=Path, default=REPO / "target" / "static", help="where the binaries are")
@@ -582,14 +584,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a.seconds = a.seconds or env_int("BENCH_SECONDS", 10)
     a.connections = a.connections or env_int("BENCH_CONNECTIONS", 64)
     a.threads = a.threads or env_int("BENCH_THREADS", 2)
-    a.nginx_workers = a.nginx_workers or env_int("BENCH_NGINX_WORKERS", os.cpu_count() or 1)
+    a.workers = a.workers or env_int("BENCH_WORKERS", len(os.sched_getaffinity(0)))
     a.cold_build = a.cold_build or env_flag("COLD_BUILD")
     a.warmup = 1 if a.seconds >= 5 else 0
     if a.json is None:
         env_json = os.environ.get("BENCH_JSON", "").strip()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         a.json = Path(env_json) if env_json else RESULTS / f"bench-{stamp}.json"
-    for name in ("seconds", "connections", "threads", "nginx_workers"):
+    for name in ("seconds", "connections", "threads", "workers"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be 1 or more")
     if a.threads > a.connections:

@@ -167,7 +167,7 @@ local_demo() {
 
   step "Build both apps (make build-static)"
   if has cargo; then
-    mk -s build-static
+    mk -s build-static || fail "make build-static failed. Read the lines above."
   elif [ -x "$STATIC_DIR/echo-server" ] && [ -x "$STATIC_DIR/relay-server" ]; then
     say "  cargo is missing, so the demo uses the binaries in $STATIC_DIR as they are."
   else

@@ -1,0 +1,38 @@
+"""Helpers for the tests of scripts/, bench/ and .github/workflows/."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+# A kind command that does not exist: the scripts then take their no-kind path on any machine.
+NO_KIND = "/nonexistent/kind"
+
+
+def make(*args: str, timeout: float = 300, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run `make ARGS NAME=VALUE ...` in the repository; capture its output."""
+    options = [f"{key}={value}" for key, value in settings.items()]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    return subprocess.run(["make", "--no-print-directory", *args, *options], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def long_sentences(text: str, limit: int = 20) -> list[str]:
+    """Sentences of our own output with more than `limit` words (course style rule 1).
+
+    Commands ("$ ..."), quoted program output ("| ...") and URLs are not sentences.
+    """
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("$", "|")):
+            continue
+        line = re.sub(r"https?://\S+", "URL", line)
+        for sentence in re.split(r"(?<=[.:!?])\s+", line):
+            if len(sentence.split()) > limit:
+                found.append(sentence)
+    return found

@@ -1,0 +1,165 @@
+"""`make bench` for real, with a tiny duration: nginx, echo and relay on loopback under wrk.
+
+Also: wrk's output is read right, bad settings get plain words, and Ctrl-C leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from script_tools import REPO, long_sentences, make
+
+pytestmark = pytest.mark.timeout(300)
+
+RUN_PY = REPO / "bench" / "run.py"
+SERVER_EXES = {"nginx", "echo-server", "relay-server", "wrk"}
+
+
+def load_bench_module():
+    spec = importlib.util.spec_from_file_location("bench_run", RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def server_pids() -> set[int]:
+    """Processes of the programs the benchmark starts."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "exe")).name in SERVER_EXES:
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def bench(static_binaries, tmp_path_factory):
+    """One `make bench` run of 1 s per server. Returns (completed process, JSON results)."""
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    before = server_pids()
+    done = make("bench", timeout=240, BENCH_SECONDS="1", BENCH_JSON=str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert server_pids() <= before, "make bench left a server running"
+    return done, json.loads(out.read_text())
+
+
+def test_bench_prints_every_row(bench):
+    done, _ = bench
+    text = done.stdout
+    for row in ("server ", "nginx ", "echo ", "relay → echo ", "Start to ready (median of 10): echo ",
+                "Binary size (stripped): echo-server ", "Cold release build of both apps: skipped",
+                "TIME_WAIT sockets after the relay run: ", "Targets:"):
+        assert row in text, f"the table lacks {row!r}:\n{text}"
+    marks = [line for line in text.splitlines() if line.startswith(("  ✔ met: ", "  ✖ missed: "))]
+    assert len(marks) == 6, text
+    assert " of 6 targets met." in text
+    assert not long_sentences(text)
+
+
+def test_bench_results_are_real_numbers(bench, static_binaries):
+    _, r = bench
+    assert r["load"]["seconds"] == 1
+    assert r["load"]["nginx_worker_processes"] == r["load"]["app_worker_threads"] >= 1
+    for name in ("nginx", "echo", "relay"):
+        s = r["servers"][name]
+        assert s["requests"] > 100, (name, s)
+        assert s["requests_per_s"] > 100, (name, s)
+        assert 0 < s["p50_ms"] <= s["p99_ms"] < 2000, (name, s)
+        assert s["peak_rss_kib"] > 100, (name, s)
+        assert s["errors"] == 0, f"{name}: {s['errors']} requests failed under load"
+    assert r["servers"]["relay"]["time_wait_to_echo"] >= 0
+    for app in ("echo", "relay"):
+        ready = r["start_to_ready"][app]
+        assert len(ready["runs_ms"]) == 10
+        assert 0 < ready["min_ms"] <= ready["median_ms"] <= ready["max_ms"] < 5000
+    for name, path in static_binaries.items():
+        sizes = r["binaries"][path.name]
+        assert sizes["bytes"] == path.stat().st_size
+        assert 0 < sizes["stripped_bytes"] <= sizes["bytes"]
+    assert [t["name"] for t in r["targets"]] == [
+        "echo speed", "relay speed", "echo memory", "start to ready", "binary size", "no failed requests"]
+
+
+def test_the_committed_example_is_a_real_ten_second_run():
+    examples = sorted((REPO / "bench" / "results").glob("example-*.json"))
+    assert examples, "bench/results/ should hold a dated example of a real run"
+    for path in examples:
+        r = json.loads(path.read_text())
+        assert r["load"]["seconds"] == 10
+        assert path.name.startswith(f"example-{r['date_utc'][:10]}"), "the file name carries the run's date"
+        assert {"nginx", "echo", "relay"} == set(r["servers"])
+        assert "cold_build" in r, "the example should include the cold build time"
+
+
+def test_wrk_output_is_read_right():
+    bench = load_bench_module()
+    sample = """Running 1s test @ http://127.0.0.1:1/
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   528.11us  300.00us   9.20ms   90.00%
+  Latency Distribution
+     50%  412.00us
+     75%  600.00us
+     90%    1.00ms
+     99%    2.50ms
+  12345 requests in 1.00s, 1.23MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  12340.50
+Transfer/sec:      1.23MB
+"""
+    got = bench.parse_wrk(sample)
+    assert got == pytest.approx({"requests_per_s": 12340.5, "requests": 12345, "p50_ms": 0.412, "p99_ms": 2.5,
+                                 "errors": 7})
+    assert bench.to_ms("1.5s") == 1500.0
+    with pytest.raises(bench.BenchError):
+        bench.parse_wrk("wrk: connection refused")
+
+
+@pytest.mark.parametrize("setting, value, words", [
+    ("BENCH_SECONDS", "ten", "BENCH_SECONDS must be a whole number, not 'ten'."),
+    ("BENCH_CONNECTIONS", "0", "BENCH_CONNECTIONS must be 1 or more, not 0."),
+])
+def test_bad_settings_get_plain_words(setting, value, words):
+    env = {**os.environ, setting: value}
+    done = subprocess.run([sys.executable, str(RUN_PY), "--no-build"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"✖ {words}" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_stops_every_server(static_binaries, tmp_path):
+    before = server_pids()
+    proc = subprocess.Popen([sys.executable, str(RUN_PY), "--no-build", "--seconds", "5",
+                             "--json", str(tmp_path / "r.json")],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 60
+    # Wait until the echo load run is under way: nginx has run, echo is loaded.
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("Step 2 of "):
+            break
+    time.sleep(2)
+    assert server_pids() - before, "the benchmark should be running servers now"
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(lines) + rest
+    assert proc.returncode == 130, out
+    assert "✖ Stopped before the end. Every server it started is stopped." in out
+    assert server_pids() <= before, "a server outlived Ctrl-C"
+    assert not (tmp_path / "r.json").exists()
