@@ -60,47 +60,20 @@ const METADATA_NAMES: &[&str] = &[
 // ANCHOR: target_check
 /// Reads `HOST:PORT`. HOST is a DNS name, an IPv4 address or an IPv6 address in brackets.
 pub fn parse(text: &str) -> Result<Target, TargetError> {
-    use TargetError::Malformed;
-    if text.is_empty() {
-        return Err(Malformed(
-            "echo_server is empty. Give it as HOST:PORT, like echo:8080.",
-        ));
-    }
-    if text.contains("://") {
-        return Err(Malformed(
-            "echo_server must not start with http://. Give only HOST:PORT.",
-        ));
-    }
-    if text.contains(['/', '?', '#', '@', '%', '\\']) || text.contains(char::is_whitespace) {
-        return Err(Malformed(
-            "echo_server may hold only HOST:PORT, with no path or other parts.",
-        ));
-    }
-    let (host, port) = match text.strip_prefix('[') {
-        Some(rest) => {
-            let (ip, port) = rest.split_once("]:").ok_or(Malformed(
-                "echo_server needs a port after the IPv6 address, like [::1]:8080.",
-            ))?;
-            let ip: Ipv6Addr = ip
-                .parse()
-                .map_err(|_| Malformed("The address in [ ] is not IPv6."))?;
-            (Host::Ip(IpAddr::V6(ip)), port)
-        }
-        None => {
-            let (host, port) = text
-                .rsplit_once(':')
-                .ok_or(Malformed("echo_server needs a port, like echo:8080."))?;
-            if host.contains(':') {
-                return Err(Malformed(
-                    "Put an IPv6 address in brackets, like [::1]:8080.",
-                ));
-            }
-            (parse_host(host)?, port)
-        }
+    check_characters(text)?;
+    let (host, port) = split_host_port(text)?;
+    let target = Target {
+        host,
+        port: parse_port(port)?,
     };
-    let port = parse_port(port)?;
-    let target = Target { host, port };
-    refuse_forbidden(&target)?;
+    // Never call link-local or cloud metadata addresses.
+    let forbidden = match &target.host {
+        Host::Ip(ip) => is_forbidden_ip(*ip),
+        Host::Name(name) => METADATA_NAMES.contains(&name.as_str()),
+    };
+    if forbidden {
+        return Err(TargetError::Refused(target.host.to_string()));
+    }
     Ok(target)
 }
 
@@ -120,23 +93,56 @@ pub fn is_forbidden_ip(ip: IpAddr) -> bool {
         },
     }
 }
-// ANCHOR_END: target_check
 
 fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
     ip.is_link_local() // 169.254.0.0/16, holds 169.254.169.254
         || ip == Ipv4Addr::new(100, 100, 100, 200) // Alibaba Cloud metadata
         || ip == Ipv4Addr::new(168, 63, 129, 16) // Azure platform address
 }
+// ANCHOR_END: target_check
 
-fn refuse_forbidden(target: &Target) -> Result<(), TargetError> {
-    let forbidden = match &target.host {
-        Host::Ip(ip) => is_forbidden_ip(*ip),
-        Host::Name(name) => METADATA_NAMES.contains(&name.as_str()),
-    };
-    if forbidden {
-        return Err(TargetError::Refused(target.host.to_string()));
+/// Refuses empty text, a scheme, and any character of a path, query, fragment or user name.
+fn check_characters(text: &str) -> Result<(), TargetError> {
+    use TargetError::Malformed;
+    if text.is_empty() {
+        return Err(Malformed(
+            "echo_server is empty. Give it as HOST:PORT, like echo:8080.",
+        ));
+    }
+    if text.contains("://") {
+        return Err(Malformed(
+            "echo_server must not start with http://. Give only HOST:PORT.",
+        ));
+    }
+    if text.contains(['/', '?', '#', '@', '%', '\\']) || text.contains(char::is_whitespace) {
+        return Err(Malformed(
+            "echo_server may hold only HOST:PORT, with no path or other parts.",
+        ));
     }
     Ok(())
+}
+
+/// Splits `HOST:PORT` or `[IPv6]:PORT` and reads the host.
+fn split_host_port(text: &str) -> Result<(Host, &str), TargetError> {
+    use TargetError::Malformed;
+    if let Some(rest) = text.strip_prefix('[') {
+        let (ip, port) = rest.split_once("]:").ok_or(Malformed(
+            "echo_server needs a port after the IPv6 address, like [::1]:8080.",
+        ))?;
+        let ip: Ipv6Addr = ip
+            .parse()
+            .map_err(|_| Malformed("The address in [ ] is not IPv6."))?;
+        return Ok((Host::Ip(IpAddr::V6(ip)), port));
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or(Malformed("echo_server needs a port, like echo:8080."))?;
+    if host.contains(':') {
+        return Err(Malformed(
+            "Put an IPv6 address in brackets, like [::1]:8080.",
+        ));
+    }
+    Ok((parse_host(host)?, port))
 }
 
 fn parse_port(port: &str) -> Result<u16, TargetError> {
