@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper::body::Body as _;
+use hyper::body::{Body as _, Incoming};
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -140,28 +140,17 @@ impl EchoClient {
 
     /// Calls `GET http://TARGET/echo?message=...` and reads the reply, all within the deadline.
     pub async fn echo(&self, target: &Target, params: &[(&str, &str)]) -> Result<Reply, CallError> {
-        let uri = echo_uri(target, params);
+        let max = self.max_reply_bytes;
         let call = async {
-            let request = Request::get(uri)
-                .body(Empty::new())
-                .map_err(|e| CallError::Other(e.to_string()))?;
+            let request = Request::get(echo_uri(target, params)).body(Empty::new());
+            let request = request.map_err(|e| CallError::Other(e.to_string()))?;
             let response = self
                 .http
                 .request(request)
                 .await
-                .map_err(|e| classify(&e, self.max_reply_bytes))?;
+                .map_err(|e| classify(&e, max))?;
             let status = response.status();
-            if response.body().size_hint().lower() > self.max_reply_bytes as u64 {
-                return Err(CallError::TooLarge(self.max_reply_bytes)); // Content-Length says so
-            }
-            let body = Limited::new(response.into_body(), self.max_reply_bytes)
-                .collect()
-                .await
-                .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
-                    Some(_) => CallError::TooLarge(self.max_reply_bytes),
-                    None => classify(&*e, self.max_reply_bytes),
-                })?
-                .to_bytes();
+            let body = read_at_most(response.into_body(), max).await?;
             Ok(Reply { status, body })
         };
         tokio::time::timeout(self.call_timeout, call)
@@ -170,6 +159,18 @@ impl EchoClient {
     }
 }
 // ANCHOR_END: client
+
+/// Reads a reply body, but never more than `max` bytes.
+async fn read_at_most(body: Incoming, max: usize) -> Result<Bytes, CallError> {
+    if body.size_hint().lower() > max as u64 {
+        return Err(CallError::TooLarge(max)); // Content-Length says so: do not read at all.
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(CallError::TooLarge(max)),
+        Err(e) => Err(classify(&*e, max)),
+    }
+}
 
 /// The URL of echo's `/echo` path, with each value percent-encoded.
 pub fn echo_uri(target: &Target, params: &[(&str, &str)]) -> String {
