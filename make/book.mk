@@ -17,4 +17,4 @@ book: check-book-tools ## Build the course book into lessons/book/
 
 serve-book: check-book-tools ## Show the course book at http://localhost:3000 (stop with Ctrl+C)
 	@echo "The book is at http://localhost:$(BOOK_PORT). Press Ctrl+C to stop."
-	@mdbook serve $(BOOK_DIR) --port $(BOOK_PORT)
+	@mdbook serve $(BOOK_DIR) --hostname 127.0.0.1 --port $(BOOK_PORT)
