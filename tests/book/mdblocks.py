@@ -54,7 +54,7 @@ def read_blocks(text: str) -> list[Block]:
             stripped = line.strip()
             if stripped.startswith(fence) and stripped.strip(fence[0]) == "":
                 fence = None
-                close()
+                current = None  # the code block is already in the list
             else:
                 assert current is not None
                 current.lines.append(raw)
@@ -109,7 +109,8 @@ def read_blocks(text: str) -> list[Block]:
             continue
         close()
         current = Block("para", no, [line.strip()])
-    close()
+    if fence is None:
+        close()
     # A code block that never closed still ends the page.
     return [b for b in blocks if b.kind == "code" or b.lines]
 

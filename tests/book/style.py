@@ -178,16 +178,30 @@ def check_lesson_shape(blocks: list[Block], path: str) -> list[Finding]:
     return out
 
 
-def check_diagrams(blocks: list[Block], path: str) -> list[Finding]:
-    """Rule 14: a diagram has a text alternative right under it."""
+# A drawing made of text: box lines and arrow heads, or a mermaid block, or an SVG picture.
+DRAWING = re.compile(r"[─│┌┐└┘├┤┬┴┼▶◀▼▲]")
+
+
+def is_diagram(block: Block) -> bool:
+    if block.kind == "code":
+        return block.lang == "mermaid" or (block.lang in ("", "text") and bool(DRAWING.search(block.text)))
+    return bool(re.search(r"!\[[^\]]*\]\([^)]+\.svg\)", block.text))
+
+
+def check_diagrams(blocks: list[Block], path: str, lesson: bool) -> list[Finding]:
+    """Rule 14: a diagram has a text alternative right under it; a lesson has a diagram."""
     out: list[Finding] = []
     for i, block in enumerate(blocks):
-        if block.kind == "code" and block.lang == "mermaid":
+        if is_diagram(block):
             nxt = blocks[i + 1] if i + 1 < len(blocks) else None
             if nxt is None or nxt.kind not in ("para", "item", "quote"):
                 out.append(Finding(path, block.line,
                                    "a diagram needs a text alternative: "
                                    "write what it shows in words right under it"))
+    if lesson and "What happened" in sections(blocks) and \
+            not any(is_diagram(b) for b in sections(blocks)["What happened"]):
+        out.append(Finding(path, 1, 'the section "What happened" needs a diagram '
+                                    "(a drawing in a ```text block, or mermaid), with words under it"))
     return out
 
 
@@ -202,7 +216,7 @@ def lint_text(text: str, path: str, *, lesson: bool, allowed_caps: set[str]) -> 
             out += check_sentences(block, path)
     if lesson:
         out += check_lesson_shape(blocks, path)
-    out += check_diagrams(blocks, path)
+    out += check_diagrams(blocks, path, lesson)
     return sorted(set(out), key=lambda f: (f.path, f.line, f.message))
 
 

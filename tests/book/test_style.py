@@ -113,3 +113,10 @@ def test_lesson_shape_can_fail() -> None:
 def test_a_diagram_needs_words_under_it() -> None:
     text = "Look:\n\n```mermaid\ngraph LR\n  a --> b\n```\n\n## Next\n"
     assert any("text alternative" in m for m in lint(text, lesson=False))
+    drawn = "Look:\n\n```text\nyou ──▶ make\n```\n\n```bash\nmake help\n```\n"
+    assert any("text alternative" in m for m in lint(drawn, lesson=False))
+
+
+def test_a_lesson_needs_a_diagram() -> None:
+    text = GOOD_LESSON.replace("you ──▶ make", "you then make")
+    assert any('"What happened" needs a diagram' in m for m in lint(text))
