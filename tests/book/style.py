@@ -127,9 +127,10 @@ def check_sentences(block: Block, path: str) -> list[Finding]:
             out.append(Finding(path, _line_of(block, sentence),
                                f"sentence has {n} words, the limit is {MAX_WORDS}: "
                                f'"{_short(sentence)}"'))
-    if block.kind == "para" and len(found) > MAX_SENTENCES:
+    if len(found) > MAX_SENTENCES:
+        what = {"para": "paragraph", "item": "list item", "quote": "quote"}[block.kind]
         out.append(Finding(path, block.line,
-                           f"paragraph has {len(found)} sentences, the limit is {MAX_SENTENCES}: "
+                           f"{what} has {len(found)} sentences, the limit is {MAX_SENTENCES}: "
                            "split it in two"))
     return out
 

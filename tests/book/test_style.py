@@ -72,6 +72,7 @@ def test_a_good_lesson_passes() -> None:
     ("This sentence is far too long because it keeps going and going and going "
      "with more and more words until it is hard to read.", "sentence has 25 words"),
     ("One. Two. Three. Four.", "paragraph has 4 sentences"),
+    ("- One. Two.\n  Three. Four.", "list item has 4 sentences"),
     ("This is *very* important.", "italic text"),
     ("This is _very_ important.", "italic text"),
     ("Do NOT skip this step.", '"NOT" is in capitals'),
