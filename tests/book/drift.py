@@ -85,10 +85,13 @@ def contract_from_repo(repo: Path) -> Contract:
     images = dict(re.findall(r"`(local-[a-z0-9-]+):([\w.-]+)`", arch))
     context = re.search(r"kubectl context \| `([\w-]+)`", arch)
     cluster = re.search(r"kind cluster name \| `([\w-]+)`", arch)
+    app_port = re.search(r"app port [^|]*\| `(\d+)`", arch)
+    published = {int(p) for p in re.findall(r"`make run-\w+` publishes \| `(\d+)`", arch)}
     host_ports = {int(p) for f in sorted((repo / "clusters").glob("*.yaml"))
                   for p in re.findall(r"hostPort:\s*(\d+)", f.read_text(encoding="utf-8"))}
     return Contract(repo=repo, make_targets=make_targets(repo), images=images, host_ports=host_ports,
-                    manifests=validated_manifests(repo),
+                    manifests=validated_manifests(repo), published=published or {8081, 8082},
+                    app_port=int(app_port.group(1)) if app_port else 8080,
                     context=context.group(1) if context else "kind-kube-course",
                     cluster=cluster.group(1) if cluster else "kube-course")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,22 @@ def test_the_contract_is_read_from_the_repository(contract: Contract) -> None:
     assert contract.images == {"local-echo-server": "0.1.0", "local-relay-server": "0.1.0",
                                "local-k8s-tools": "0.1.0"}
     assert {"help", "book", "serve-book", "test"} <= make_targets(REPO)
+    assert (contract.app_port, contract.published) == (8080, {8081, 8082})
+
+
+def test_architecture_and_makefile_agree(contract: Contract) -> None:
+    """The names the drift check trusts are the ones the Makefile really uses."""
+    makefiles = (REPO / "Makefile").read_text(encoding="utf-8") + "".join(
+        p.read_text(encoding="utf-8") for p in sorted((REPO / "make").glob("*.mk")))
+    version = re.search(r"^VERSION\s*\?=\s*(\S+)", makefiles, re.MULTILINE)
+    assert version and set(contract.images.values()) == {version.group(1)}, (
+        f"✖ ARCHITECTURE.md says the images are {contract.images}, the Makefile says VERSION "
+        f"{version.group(1) if version else '(missing)'}")
+    for name in contract.images:
+        assert re.search(rf"{name}:\$\(VERSION\)", makefiles), f"✖ the Makefile never builds {name}"
+    for port in contract.published:
+        assert re.search(rf"HOST_PORT\s*\?=\s*{port}\b", makefiles), (
+            f"✖ ARCHITECTURE.md says make run-* publishes {port}, the Makefile does not")
 
 
 # --- the check can fail: one small wrong page per kind of drift ------------------
