@@ -323,9 +323,9 @@ class PageCheck:
                                 f"{len(text.splitlines())} lines")
             return
         self.counts.add("anchors")
-        if not re.search(rf"ANCHOR:\s*{re.escape(selector)}\b", text):
+        if not re.search(rf"ANCHOR:\s*{re.escape(selector)}(?![\w-])", text):
             self.fail(line, f'{{{{#include {target}}}}}: "{file_part}" has no "ANCHOR: {selector}"')
-        elif not re.search(rf"ANCHOR_END:\s*{re.escape(selector)}\b", text):
+        elif not re.search(rf"ANCHOR_END:\s*{re.escape(selector)}(?![\w-])", text):
             self.fail(line, f'{{{{#include {target}}}}}: "{file_part}" has no "ANCHOR_END: {selector}"')
 
     # --- the page ------------------------------------------------------------------

@@ -104,6 +104,7 @@ def test_correct_text_passes(fake_repo: Path) -> None:
     (shell("curl http://localhost:7000/"), "nothing listens on port 7000"),
     ("Call `echo.my-space:9090`.\n", "not 9090"),
     ("{{#include ../../apps/main.rs:goodbye}}\n", 'has no "ANCHOR: goodbye"'),
+    ("{{#include ../../apps/main.rs:hell}}\n", 'has no "ANCHOR: hell"'),
     ("{{#include ../../apps/gone.rs}}\n", 'the file "../../apps/gone.rs" does not exist'),
     ("{{#include ../../apps/main.rs:10:20}}\n", "has only 3 lines"),
     (shell("kubectl --context kind-other get pods"), 'the context is "kind-other"'),
