@@ -12,7 +12,7 @@ check-book-tools:
 
 book: check-book-tools ## Build the course book into lessons/book/
 	@echo "Building the course book ..."
-	@mdbook build $(BOOK_DIR)
+	@MDBOOK_LOG=warn mdbook build $(BOOK_DIR)
 	@echo "✔ The book is ready. Open $(BOOK_OUT)/index.html in your browser."
 
 serve-book: check-book-tools ## Show the course book at http://localhost:3000 (stop with Ctrl+C)
