@@ -149,6 +149,17 @@ def test_the_reader_can_switch_to_a_dark_theme(browser, book_html: Path) -> None
     browser.execute_script("localStorage.removeItem('mdbook-theme');")
 
 
+def test_text_grows_with_the_readers_font_setting(browser, book_html: Path) -> None:
+    """Sizes are relative, so a bigger default font in the browser makes all text bigger."""
+    normal = open_page(browser, book_html, LESSON)
+    browser.execute_script("document.documentElement.style.fontSize = '125%';")
+    bigger = browser.execute_script(MEASURE)
+    assert bigger["fontSize"] >= 1.9 * normal["fontSize"] and \
+        bigger["blockCodeSize"] >= bigger["fontSize"], (
+            f"✖ Text did not grow with the browser's font size: {normal['fontSize']}px became "
+            f"{bigger['fontSize']}px (rule 20)")
+
+
 def test_the_reader_can_switch_to_a_dyslexia_font(browser, book_html: Path) -> None:
     from selenium.webdriver.common.by import By
 
