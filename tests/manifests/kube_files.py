@@ -119,4 +119,5 @@ def _shared_conftest():
     return module
 
 
-running_app = _shared_conftest().running_app
+_SHARED = _shared_conftest()
+running_app, free_port, wait_for_http = _SHARED.running_app, _SHARED.free_port, _SHARED.wait_for_http

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from kube_files import (APP_PORT, APPS, Doc, all_docs, app_of_image, containers, ids, make_var,
-                        pod_labels, pod_spec, running_app, workload_docs)
+                        free_port, pod_labels, pod_spec, running_app, wait_for_http,
+                        workload_docs)
 
 DOCS = all_docs()
 WORKLOADS = workload_docs()
@@ -175,3 +179,38 @@ def test_probes_answer_200_on_the_real_app(doc: Doc, static_binaries) -> None:
                     assert r.status == 200, f"{kind} {get['path']} answered {r.status}"
                     for var in downward:
                         assert r.headers.get(IDENTITY_HEADERS[var]) == FAKE_DOWNWARD[var], var
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+DEPLOYMENT_DOCS = [d for d in WORKLOADS if d.kind == "Deployment"]
+
+
+@pytest.mark.parametrize("doc", DEPLOYMENT_DOCS, ids=ids(DEPLOYMENT_DOCS))
+def test_during_a_graceful_stop_only_readiness_fails(doc: Doc, static_binaries) -> None:
+    """After the stop signal, in the shutdown delay: readiness 503, so the Service stops
+    sending; liveness and startup still 200, so the kubelet does not restart the container."""
+    c = containers(doc)[0]
+    port = free_port()
+    env = {**os.environ, **literal_env(c), **FAKE_DOWNWARD, "PORT": str(port)}
+    proc = subprocess.Popen([str(static_binaries[app_of_image(c["image"])])], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + "/ready")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # well inside the shutdown delay of the manifest
+        assert parse_duration(literal_env(c)["SHUTDOWN_DELAY"]) >= 2
+        assert proc.poll() is None, "the app stopped at once, without its shutdown delay"
+        assert status_of(base + c["readinessProbe"]["httpGet"]["path"]) == 503
+        assert status_of(base + c["livenessProbe"]["httpGet"]["path"]) == 200
+        assert status_of(base + c["startupProbe"]["httpGet"]["path"]) == 200
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
