@@ -186,3 +186,66 @@ def test_disruption_budget_guards_and_allows_a_drain(name: str) -> None:
     pdb, dep = pdbs[0]["spec"], DEPLOYMENTS[name]["spec"]
     assert pdb["selector"]["matchLabels"].items() <= dep["template"]["metadata"]["labels"].items()
     assert 1 <= pdb["minAvailable"] < dep["replicas"]
+
+
+# ---- rules the API server checks that the JSON schemas cannot express ------------------------------
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+
+
+def api_server_problems(doc: Doc) -> list[str]:
+    """Names, label values, port names and numbers, env names: what kubectl apply would refuse."""
+    problems = []
+    meta = doc.obj["metadata"]
+    if not (DNS_LABEL.fullmatch(meta["name"]) and len(meta["name"]) <= 63):
+        problems.append(f"name {meta['name']!r} is not a DNS label")
+    label_sets = [meta.get("labels", {})]
+    if pod_spec(doc) is not None and doc.kind != "Pod":
+        label_sets.append(pod_labels(doc))
+    for labels in label_sets:
+        for key, value in labels.items():
+            if not (isinstance(value, str) and LABEL_VALUE.fullmatch(value) and len(value) <= 63):
+                problems.append(f"label {key} has a value Kubernetes refuses: {value!r}")
+    if doc.kind == "Service":
+        for p in doc.obj["spec"]["ports"]:
+            if "nodePort" in p and not 30000 <= p["nodePort"] <= 32767:
+                problems.append(f"nodePort {p['nodePort']} is outside 30000-32767")
+    for c in containers(doc) if pod_spec(doc) is not None else []:
+        for p in c.get("ports", []):
+            name = p.get("name", "")
+            if name and not (PORT_NAME.fullmatch(name) and len(name) <= 15
+                             and re.search("[a-z]", name)):
+                problems.append(f"{c['name']}: port name {name!r} is not valid")
+            if not 1 <= p["containerPort"] <= 65535:
+                problems.append(f"{c['name']}: port {p['containerPort']} is out of range")
+        for e in c.get("env", []):
+            if not ENV_NAME.fullmatch(e["name"]):
+                problems.append(f"{c['name']}: env name {e['name']!r} is not valid")
+        for kind in ("startupProbe", "livenessProbe"):
+            if c.get(kind, {}).get("successThreshold", 1) != 1:
+                problems.append(f"{c['name']}: {kind} needs successThreshold 1")
+    return problems
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=ids(DOCS))
+def test_api_server_would_accept(doc: Doc) -> None:
+    assert api_server_problems(doc) == []
+
+
+@pytest.mark.parametrize("break_it, problem", [
+    (lambda o: o["metadata"].update(name="Echo_1"), "DNS label"),
+    (lambda o: o["metadata"]["labels"].update(x="a b"), "label x"),
+    (lambda o: o["spec"]["template"]["spec"]["containers"][0]["ports"][0].update(
+        name="http-port-is-way-too-long"), "port name"),
+    (lambda o: o["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "1BAD", "value": "x"}), "env name"),
+    (lambda o: o["spec"]["template"]["spec"]["containers"][0]["livenessProbe"].update(
+        successThreshold=2), "successThreshold"),
+], ids=["name", "label-value", "port-name", "env-name", "liveness-success"])
+def test_api_server_check_can_fail(break_it, problem: str) -> None:
+    broken = copy.deepcopy(next(d for d in WORKLOADS if d.kind == "Deployment"))
+    break_it(broken.obj)
+    assert any(problem in p for p in api_server_problems(broken)), api_server_problems(broken)
