@@ -73,36 +73,40 @@ cluster-list-all: ## List everything in the cluster, in all namespaces
 	@$(cluster-need-context)
 	$(KUBECTL) --context $(KUBE_CONTEXT) get all --all-namespaces
 
-# ANCHOR: load-images
-load-images: ## Copy the echo and relay images from your laptop into the kind nodes
+# $(call cluster-load-archive,IMAGE): what load-images does when `kind load docker-image` fails.
+# That happens with Docker's containerd image store, and with podman.
+# The fallback saves the image to a file, then loads the file into the nodes.
+# podman calls the image localhost/NAME, but the node looks for docker.io/library/NAME.
+# So with podman, the file gets the name the node looks for.
+cluster-load-archive = { \
+	echo "kind load docker-image did not work. Trying again: save the image to a file, then load the file."; \
+	name='$(1)'; \
+	case '$(CONTAINER_ENGINE)' in *podman*) case "$$name" in */*) ;; *) \
+		name="docker.io/library/$$name"; $(CONTAINER_ENGINE) tag '$(1)' "$$name";; esac;; esac; \
+	archive="$$(mktemp)"; \
+	echo "$$ $(CONTAINER_ENGINE) save -o $$archive $$name"; \
+	echo "$$ $(KIND) load image-archive $$archive --name $(CLUSTER_NAME)"; \
+	$(CONTAINER_ENGINE) save -o "$$archive" "$$name" && $(KIND) load image-archive "$$archive" --name $(CLUSTER_NAME); \
+	status=$$?; rm -f "$$archive"; \
+	[ $$status -eq 0 ] || { echo "✖ Could not load $(1) into the cluster. Read the lines above for the reason."; exit 1; }; }
+
+.PHONY: cluster-load-checks load-echo-image load-relay-image
+cluster-load-checks:
 	@$(call cluster-need,kind,$(KIND),$(KIND_HELP))
 	@$(call cluster-need,a container engine,$(CONTAINER_ENGINE),$(ENGINE_HELP))
 	@$(cluster-need-cluster)
-	@for image in $(ECHO_IMAGE) $(RELAY_IMAGE); do \
-		$(CONTAINER_ENGINE) image inspect "$$image" >/dev/null 2>&1 || { \
-			echo "✖ The image $$image is not on your laptop."; \
-			echo "  Build it first: make build-images"; \
-			exit 1; }; \
-		echo "$$ $(KIND) load docker-image $$image --name $(CLUSTER_NAME)"; \
-		if $(KIND) load docker-image "$$image" --name $(CLUSTER_NAME); then \
-			echo "✔ $$image is in the cluster."; \
-			continue; \
-		fi; \
-		echo "kind load docker-image did not work. This happens with Docker's containerd image store."; \
-		echo "Trying again: save the image to a file, then load the file."; \
-		archive="$$(mktemp)"; \
-		echo "$$ $(CONTAINER_ENGINE) save -o $$archive $$image"; \
-		echo "$$ $(KIND) load image-archive $$archive --name $(CLUSTER_NAME)"; \
-		if $(CONTAINER_ENGINE) save -o "$$archive" "$$image" \
-			&& $(KIND) load image-archive "$$archive" --name $(CLUSTER_NAME); then \
-			rm -f "$$archive"; \
-			echo "✔ $$image is in the cluster."; \
-		else \
-			rm -f "$$archive"; \
-			echo "✖ Could not load $$image into the cluster. Read the lines above for the reason."; \
-			exit 1; \
-		fi; \
-	done
+
+# ANCHOR: load-images
+load-images: load-echo-image load-relay-image ## Copy the echo and relay images from your laptop into the kind nodes
+
+load-echo-image: IMAGE = $(ECHO_IMAGE)
+load-relay-image: IMAGE = $(RELAY_IMAGE)
+load-echo-image load-relay-image: cluster-load-checks
+	@$(CONTAINER_ENGINE) image inspect $(IMAGE) >/dev/null 2>&1 || { \
+		echo "✖ The image $(IMAGE) is not on your laptop. Build it first: make build-images"; exit 1; }
+	@echo "$$ $(KIND) load docker-image $(IMAGE) --name $(CLUSTER_NAME)"
+	@$(KIND) load docker-image $(IMAGE) --name $(CLUSTER_NAME) || $(call cluster-load-archive,$(IMAGE))
+	@echo "✔ $(IMAGE) is in the cluster."
 # ANCHOR_END: load-images
 
 # ANCHOR: deploy
