@@ -145,16 +145,20 @@ pub fn run<A: App>(
     }
 }
 
+/// One worker thread per CPU, like nginx's worker processes; a single-thread
+/// runtime on one CPU. `KIT_THREADS=N` overrides it (for benchmarks).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    match std::env::var("KIT_THREADS")
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = std::env::var("KIT_THREADS")
         .ok()
-        .and_then(|t| t.parse::<usize>().ok())
-    {
-        Some(n) if n > 1 => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(cpus);
+    match threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        _ => tokio::runtime::Builder::new_current_thread()
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
             .enable_all()
             .build(),
     }
