@@ -73,20 +73,19 @@ cluster-list-all: ## List everything in the cluster, in all namespaces
 	@$(cluster-need-context)
 	$(KUBECTL) --context $(KUBE_CONTEXT) get all --all-namespaces
 
+# podman calls an image localhost/NAME, but a kind node looks for docker.io/library/NAME.
+# So with podman, load-images first gives the image that second name.
+cluster-node-image = $(if $(and $(findstring podman,$(CONTAINER_ENGINE)),$(if $(findstring /,$(1)),,x)),docker.io/library/$(1),$(1))
+
 # $(call cluster-load-archive,IMAGE): what load-images does when `kind load docker-image` fails.
-# That happens with Docker's containerd image store, and with podman.
+# That happens with Docker's containerd image store, and without the docker command.
 # The fallback saves the image to a file, then loads the file into the nodes.
-# podman calls the image localhost/NAME, but the node looks for docker.io/library/NAME.
-# So with podman, the file gets the name the node looks for.
 cluster-load-archive = { \
 	echo "kind load docker-image did not work. Trying again: save the image to a file, then load the file."; \
-	name='$(1)'; \
-	case '$(CONTAINER_ENGINE)' in *podman*) case "$$name" in */*) ;; *) \
-		name="docker.io/library/$$name"; $(CONTAINER_ENGINE) tag '$(1)' "$$name";; esac;; esac; \
 	archive="$$(mktemp)"; \
-	echo "$$ $(CONTAINER_ENGINE) save -o $$archive $$name"; \
+	echo "$$ $(CONTAINER_ENGINE) save -o $$archive $(1)"; \
 	echo "$$ $(KIND) load image-archive $$archive --name $(CLUSTER_NAME)"; \
-	$(CONTAINER_ENGINE) save -o "$$archive" "$$name" && $(KIND) load image-archive "$$archive" --name $(CLUSTER_NAME); \
+	$(CONTAINER_ENGINE) save -o "$$archive" $(1) && $(KIND) load image-archive "$$archive" --name $(CLUSTER_NAME); \
 	status=$$?; rm -f "$$archive"; \
 	[ $$status -eq 0 ] || { echo "✖ Could not load $(1) into the cluster. Read the lines above for the reason."; exit 1; }; }
 
@@ -101,11 +100,13 @@ load-images: load-echo-image load-relay-image ## Copy the echo and relay images 
 
 load-echo-image: IMAGE = $(ECHO_IMAGE)
 load-relay-image: IMAGE = $(RELAY_IMAGE)
+load-echo-image load-relay-image: NODE_IMAGE = $(call cluster-node-image,$(IMAGE))
 load-echo-image load-relay-image: cluster-load-checks
 	@$(CONTAINER_ENGINE) image inspect $(IMAGE) >/dev/null 2>&1 || { \
 		echo "✖ The image $(IMAGE) is not on your laptop. Build it first: make build-images"; exit 1; }
-	@echo "$$ $(KIND) load docker-image $(IMAGE) --name $(CLUSTER_NAME)"
-	@$(KIND) load docker-image $(IMAGE) --name $(CLUSTER_NAME) || $(call cluster-load-archive,$(IMAGE))
+	@$(if $(filter-out $(IMAGE),$(NODE_IMAGE)),$(CONTAINER_ENGINE) tag $(IMAGE) $(NODE_IMAGE))
+	@echo "$$ $(KIND) load docker-image $(NODE_IMAGE) --name $(CLUSTER_NAME)"
+	@$(KIND) load docker-image $(NODE_IMAGE) --name $(CLUSTER_NAME) || $(call cluster-load-archive,$(NODE_IMAGE))
 	@echo "✔ $(IMAGE) is in the cluster."
 # ANCHOR_END: load-images
 

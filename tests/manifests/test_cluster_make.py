@@ -185,7 +185,7 @@ def test_load_images_falls_back_to_an_archive(stubs: dict[str, str], test_images
     assert r.returncode == 0, r.stdout + r.stderr
     log = calls(stubs)
     for image in (echo, relay):
-        assert f"kind load docker-image {image} --name kube-course" in log
+        assert f"kind load docker-image docker.io/library/{image} --name kube-course" in log
         assert f"✔ {image} is in the cluster." in r.stdout
         # podman says localhost/NAME; the node looks for docker.io/library/NAME.
         assert any(f'"docker.io/library/{image}"' in line for line in log if line.startswith("[{")), \
@@ -201,3 +201,15 @@ def test_load_images_says_which_image_is_missing(stubs: dict[str, str]) -> None:
     assert r.returncode != 0
     assert "✖ The image kube-course-test-absent:0.1.0 is not on your laptop." in r.stdout
     assert not any(c.startswith("kind load") for c in calls(stubs))
+
+
+@pytest.mark.parametrize("engine, loaded", [
+    ("docker", "local-echo-server:0.1.0"),
+    ("podman", "docker.io/library/local-echo-server:0.1.0"),
+])
+def test_the_node_gets_the_name_the_pod_asks_for(engine: str, loaded: str) -> None:
+    """The pod asks for local-echo-server:0.1.0, which the node reads as docker.io/library/...
+    podman would send localhost/local-echo-server:0.1.0, so the recipe renames it first."""
+    script = make("-n", "load-echo-image", f"CONTAINER_ENGINE={engine}").stdout
+    assert f"load docker-image {loaded} --name kube-course" in script
+    assert ("docker.io/library/" in script) == (engine == "podman")
