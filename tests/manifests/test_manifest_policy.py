@@ -25,6 +25,13 @@ USER = 65532
 ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                    "persistentVolumeClaim", "projected", "secret"}
 
+SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
+                "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
+                "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+                "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+                "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}
+SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
 
 def restricted_problems(spec: dict) -> list[str]:
     """Every way this pod spec breaks Pod Security "restricted" (empty: it complies)."""
@@ -33,6 +40,9 @@ def restricted_problems(spec: dict) -> list[str]:
     for host in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(host) is True:
             problems.append(f"{host} is on")
+    for sysctl in pod_sc.get("sysctls", []):
+        if sysctl["name"] not in SAFE_SYSCTLS:
+            problems.append(f"sysctl {sysctl['name']} is not a safe one")
     for vol in spec.get("volumes", []):
         kinds = set(vol) - {"name"}
         if not kinds <= ALLOWED_VOLUMES:
@@ -60,6 +70,12 @@ def restricted_problems(spec: dict) -> list[str]:
             problems.append(f"{name}: adds capabilities {caps['add']}")
         if sc.get("readOnlyRootFilesystem") is not True:
             problems.append(f"{name}: readOnlyRootFilesystem is not true")
+        if sc.get("procMount", "Default") != "Default":
+            problems.append(f"{name}: procMount is not Default")
+        selinux = {**pod_sc.get("seLinuxOptions", {}), **sc.get("seLinuxOptions", {})}
+        if set(selinux) & {"user", "role"} or \
+                selinux.get("type", "container_t") not in SELINUX_TYPES:
+            problems.append(f"{name}: seLinuxOptions are not allowed")
         if any("hostPort" in p for p in c.get("ports", [])):
             problems.append(f"{name}: uses a hostPort")
     return problems
@@ -103,8 +119,12 @@ def test_pod_meets_pod_security_restricted(doc: Doc) -> None:
      "readOnlyRootFilesystem"),
     (lambda s: s.update(hostNetwork=True), "hostNetwork"),
     (lambda s: s.update(volumes=[{"name": "h", "hostPath": {"path": "/"}}]), "volume h"),
+    (lambda s: s["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]),
+     "sysctl"),
+    (lambda s: s["containers"][0]["securityContext"].update(procMount="Unmasked"), "procMount"),
+    (lambda s: s["securityContext"].update(seLinuxOptions={"user": "root"}), "seLinuxOptions"),
 ], ids=["root-allowed", "root-user", "no-seccomp", "escalation", "caps-kept", "caps-added",
-        "writable-root", "host-network", "host-path"])
+        "writable-root", "host-network", "host-path", "sysctl", "proc-mount", "selinux"])
 def test_restricted_check_can_fail(break_it, problem: str) -> None:
     spec = copy.deepcopy(pod_spec(WORKLOADS[0]))
     break_it(spec)
