@@ -23,6 +23,7 @@ def podman():
     if info.returncode != 0:
         pytest.fail(f"podman does not work here:\n{info.stderr}\n"
                     "Run: bash scripts/setup-test-tools.sh")
+    tool.remember_existing_images()
     yield tool
     tool.cleanup()
 

@@ -54,6 +54,11 @@ class Podman:
     networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     revision: str = ""  # the git revision the images were built with
+    # Image ids that existed before the tests: cleanup never touches these.
+    images_before: set[str] = field(default_factory=set)
+
+    def remember_existing_images(self) -> None:
+        self.images_before = set(self("images", "-aq", "--no-trunc").stdout.split())
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120,
                  ) -> subprocess.CompletedProcess[str]:
@@ -115,6 +120,11 @@ class Podman:
             self("network", "rm", "-f", name, check=False)
         for tag in reversed(self.images):
             self("rmi", "-f", tag, check=False)
+        # Multi-stage builds leave untagged stage images behind (the build cache).
+        # Remove the ones these tests made; `rmi` without -f skips any image in use.
+        left = set(self("images", "-aq", "--no-trunc", "--filter", "dangling=true").stdout.split())
+        for image in sorted(left - self.images_before):
+            self("rmi", image, check=False)
 
 
 @dataclass
