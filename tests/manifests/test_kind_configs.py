@@ -9,6 +9,7 @@ own strict YAML decoding does.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 
 import jsonschema
@@ -85,6 +86,31 @@ CLUSTER = strict({
 # kind's node images are pinned by version and by digest (kind's release notes ask for both).
 PINNED_NODE_IMAGE = re.compile(r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}")
 
+
+
+def kind_rule_problems(config: dict) -> list[str]:
+    """What kind's Validate() checks beyond the format (pkg/internal/apis/config/validate.go)."""
+    problems = []
+    if not re.fullmatch(r"[a-z0-9.-]+", config.get("name", "kind")):
+        problems.append(f"cluster name {config['name']!r} must match [a-z0-9.-]+")
+    nodes = config.get("nodes", [])
+    if not any(n.get("role", "control-plane") == "control-plane" for n in nodes):
+        problems.append("there must be at least one control-plane node")
+    for i, node in enumerate(nodes):
+        seen = set()
+        for m in node.get("extraPortMappings", []):
+            address = m.get("listenAddress", "0.0.0.0")
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                problems.append(f"node {i}: listenAddress {address!r} is not an IP address")
+            key = (address, m.get("hostPort", 0), m.get("protocol", "TCP"))
+            if key[1] not in (0, -1) and key in seen:
+                problems.append(f"node {i}: port mapping {key} is there twice")
+            seen.add(key)
+    return problems
+
+
 CONFIGS = {"one-node.yaml": ["control-plane"], "two-nodes.yaml": ["control-plane", "worker"]}
 
 
@@ -99,6 +125,25 @@ def test_the_two_configs_are_there() -> None:
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_config_matches_kind_format(name: str) -> None:
     jsonschema.validate(load(name), CLUSTER)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_config_follows_kind_rules(name: str) -> None:
+    assert kind_rule_problems(load(name)) == []
+
+
+@pytest.mark.parametrize("break_it, problem", [
+    (lambda c: c.update(name="Kube_Course"), "cluster name"),
+    (lambda c: c["nodes"][0].update(role="worker"), "control-plane"),
+    (lambda c: c["nodes"][0]["extraPortMappings"][0].update(listenAddress="localhost"),
+     "not an IP address"),
+    (lambda c: c["nodes"][0]["extraPortMappings"].append(
+        dict(c["nodes"][0]["extraPortMappings"][0])), "twice"),
+], ids=["name", "no-control-plane", "listen-address", "duplicate-mapping"])
+def test_kind_rules_can_fail(break_it, problem: str) -> None:
+    config = copy.deepcopy(load("one-node.yaml"))
+    break_it(config)
+    assert any(problem in p for p in kind_rule_problems(config)), kind_rule_problems(config)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
