@@ -174,10 +174,11 @@ async fn read_at_most(body: Incoming, max: usize) -> Result<Bytes, CallError> {
 
 /// The URL of echo's `/echo` path, with each value percent-encoded.
 pub fn echo_uri(target: &Target, params: &[(&str, &str)]) -> String {
+    use std::fmt::Write;
     let mut uri = format!("http://{target}/echo");
     for (i, (key, value)) in params.iter().enumerate() {
         let sep = if i == 0 { '?' } else { '&' };
-        uri.push_str(&format!("{sep}{key}={}", utf8_percent_encode(value, VALUE)));
+        let _ = write!(uri, "{sep}{key}={}", utf8_percent_encode(value, VALUE));
     }
     uri
 }
