@@ -21,6 +21,40 @@ pub struct Probes {
 }
 
 impl Probes {
+    /// Ready means: switched on, and not shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Relaxed) && !self.shutting_down.load(Relaxed)
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Relaxed)
+    }
+}
+
+/// `GET /ready`, or `/ready?readiness=false` to switch readiness off.
+pub fn ready(probes: &Probes, query: Option<&str>) -> Response {
+    if let Some(bad_value) = switch(&probes.ready, "readiness", query) {
+        return bad_value;
+    }
+    match probes.is_ready() {
+        true => text(StatusCode::OK, "ready\n"),
+        false => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+    }
+}
+
+/// `GET /alive`, or `/alive?liveness=false` to switch liveness off.
+pub fn alive(probes: &Probes, query: Option<&str>) -> Response {
+    if let Some(bad_value) = switch(&probes.alive, "liveness", query) {
+        return bad_value;
+    }
+    match probes.is_alive() {
+        true => text(StatusCode::OK, "alive\n"),
+        false => text(StatusCode::SERVICE_UNAVAILABLE, "not alive\n"),
+    }
+}
+// ANCHOR_END: probes
+
+impl Probes {
     /// Ready and alive, not shutting down.
     pub fn new() -> Self {
         Probes {
@@ -28,15 +62,6 @@ impl Probes {
             alive: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
         }
-    }
-
-    /// Ready means: switched on, and not shutting down.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Relaxed) && !self.is_shutting_down()
-    }
-
-    pub fn is_alive(&self) -> bool {
-        self.alive.load(Relaxed)
     }
 
     /// Readiness goes off for good; liveness stays as it is.
@@ -49,38 +74,21 @@ impl Probes {
     }
 }
 
-/// `GET /ready`, or `/ready?readiness=false` to switch readiness off.
-pub fn ready(probes: &Probes, query: Option<&str>) -> Response {
-    if let Some(value) = query_value(query, "readiness") {
-        match parse_switch(&value) {
-            Some(on) => probes.ready.store(on, Relaxed),
-            None => return bad_switch("readiness", &value),
-        }
-    }
-    match probes.is_ready() {
-        true => text(StatusCode::OK, "ready\n"),
-        false => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
-    }
-}
-
-/// `GET /alive`, or `/alive?liveness=false` to switch liveness off.
-pub fn alive(probes: &Probes, query: Option<&str>) -> Response {
-    if let Some(value) = query_value(query, "liveness") {
-        match parse_switch(&value) {
-            Some(on) => probes.alive.store(on, Relaxed),
-            None => return bad_switch("liveness", &value),
-        }
-    }
-    match probes.is_alive() {
-        true => text(StatusCode::OK, "alive\n"),
-        false => text(StatusCode::SERVICE_UNAVAILABLE, "not alive\n"),
-    }
-}
-// ANCHOR_END: probes
-
 impl Default for Probes {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Applies `?name=true` or `?name=false` to a flag. Another value gives a `400` answer.
+fn switch(flag: &AtomicBool, name: &str, query: Option<&str>) -> Option<Response> {
+    let value = query_value(query, name)?;
+    match parse_switch(&value) {
+        Some(on) => {
+            flag.store(on, Relaxed);
+            None
+        }
+        None => Some(bad_switch(name, &value)),
     }
 }
 
