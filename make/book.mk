@@ -4,7 +4,7 @@ BOOK_DIR := lessons
 BOOK_OUT := $(BOOK_DIR)/book
 BOOK_PORT ?= 3000
 
-.PHONY: book serve-book check-book-tools
+.PHONY: book serve-book test-book check-book-tools
 check-book-tools:
 	@command -v mdbook >/dev/null 2>&1 || { \
 		echo "✖ mdbook is missing."; \
@@ -18,3 +18,9 @@ book: check-book-tools ## Build the course book into lessons/book/
 serve-book: check-book-tools ## Show the course book at http://localhost:3000 (stop with Ctrl+C)
 	@echo "The book is at http://localhost:$(BOOK_PORT). Press Ctrl+C to stop."
 	@mdbook serve $(BOOK_DIR) --hostname 127.0.0.1 --port $(BOOK_PORT)
+
+test-book: ## Check the book: build, links, spelling, style, drift and a real browser
+	@test -x $(PYTEST) || { \
+		echo "✖ The test tools are missing."; \
+		echo "  Install them with: bash scripts/setup-test-tools.sh"; exit 1; }
+	@$(PYTEST) -q tests/book
