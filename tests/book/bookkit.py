@@ -35,3 +35,9 @@ def build_book(src: Path, out: Path) -> Build:
     proc = subprocess.run([tool("mdbook"), "build", str(src), "--dest-dir", str(out)],
                           capture_output=True, text=True, timeout=300)
     return Build(out=out, log=proc.stdout + proc.stderr, returncode=proc.returncode)
+
+
+def fail_with(header: str, lines: list) -> None:
+    """Fail the test with a plain list of what is wrong, without a Python traceback."""
+    if lines:
+        pytest.fail(f"✖ {header}\n" + "\n".join(f"  {line}" for line in lines), pytrace=False)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from bookkit import REPO
+from bookkit import REPO, fail_with
 from drift import Contract, PageCheck, check_pages, contract_from_repo, make_targets
 from mdblocks import page_files
 
@@ -21,9 +21,8 @@ def test_the_text_matches_the_repository(contract: Contract) -> None:
     findings, counts = check_pages(pages, contract)
     summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.seen.items()))
     print(f"Drift check: {len(pages)} pages, {summary}.")
-    assert not findings, (
-        f"✖ {len(findings)} places where the text and the repository differ (file:line: what):\n"
-        + "\n".join(f"  {f}" for f in findings))
+    fail_with(f"{len(findings)} places where the text and the repository differ (file:line: what):",
+              findings)
     assert counts.seen["make targets"] > 0 and counts.seen["includes"] > 0, counts.seen
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bookkit import REPO
+from bookkit import REPO, fail_with
 from mdblocks import lesson_pages
 
 GLOSSARY = REPO / "lessons" / "glossary.md"
@@ -36,10 +36,10 @@ def defined_terms() -> list[tuple[str, int, str]]:
 
 def test_every_defined_term_is_in_the_glossary() -> None:
     names = entries()
-    missing = [f"  {path}:{no}: **{term}**" for path, no, term in defined_terms()
+    missing = [f"{path}:{no}: **{term}**" for path, no, term in defined_terms()
                if not has_entry(term, names)]
-    assert not missing, ("✖ These terms are defined in a lesson but missing from lessons/glossary.md.\n"
-                         "  Add each one with one or two short sentences:\n" + "\n".join(missing))
+    fail_with("These terms are defined in a lesson but missing from lessons/glossary.md.\n"
+              "  Add each one with one or two short sentences:", missing)
 
 
 def test_glossary_is_in_alphabetical_order() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bookkit import REPO
+from bookkit import REPO, fail_with
 from mdblocks import lesson_pages, page_files
 from style import ACRONYMS, lint_files, lint_text
 
@@ -13,9 +13,7 @@ from style import ACRONYMS, lint_files, lint_text
 def test_every_page_follows_the_style_rules() -> None:
     files = page_files(REPO) + [REPO / "README.md"]
     findings = lint_files(files, REPO)
-    assert not findings, (
-        f"✖ {len(findings)} places break the style rules (file:line: what to change):\n"
-        + "\n".join(f"  {f}" for f in findings))
+    fail_with(f"{len(findings)} places break the style rules (file:line: what to change):", findings)
 
 
 def test_there_are_fourteen_lessons() -> None:
