@@ -33,16 +33,18 @@ fn echo_answers_the_contract_byte_for_byte() {
     );
 
     let expect = |message: &str| format!("Echo host: {}\nMessage: {message}\n", hostname());
-    assert_eq!(server.get("/echo").text(), expect(""));
-    assert_eq!(server.get("/echo?message=").text(), expect(""));
-    assert_eq!(
-        server.get("/echo?message=a%26b%3Dc+d%20e").text(),
-        expect("a&b=c d e")
-    );
-    assert_eq!(
-        server.get("/echo?message=%E2%9C%94&message=second").text(),
-        expect("✔")
-    );
+    for (query, message) in [
+        ("", ""),
+        ("?message=", ""),
+        ("?message=a%26b%3Dc+d%20e", "a&b=c d e"),
+        ("?message=%E2%9C%94&message=second", "✔"),
+    ] {
+        assert_eq!(
+            server.get(&format!("/echo{query}")).text(),
+            expect(message),
+            "{query}"
+        );
+    }
 }
 
 #[test]
@@ -92,20 +94,15 @@ fn pod_identity_shows_in_headers_and_json() {
     ]);
     let reply = server.get("/echo?message=hi&format=json");
     assert_eq!(reply.status, 200);
-    assert_eq!(
-        reply.header("content-type").as_deref(),
-        Some("application/json")
-    );
-    assert_eq!(
-        reply.header("x-pod-name").as_deref(),
-        Some("echo-7d9f-x2k4")
-    );
-    assert_eq!(reply.header("x-pod-namespace").as_deref(), Some("my-space"));
-    assert_eq!(
-        reply.header("x-node-name").as_deref(),
-        Some("kube-course-worker")
-    );
-    assert_eq!(reply.header("x-pod-ip").as_deref(), Some("10.244.1.7"));
+    for (name, value) in [
+        ("content-type", "application/json"),
+        ("x-pod-name", "echo-7d9f-x2k4"),
+        ("x-pod-namespace", "my-space"),
+        ("x-node-name", "kube-course-worker"),
+        ("x-pod-ip", "10.244.1.7"),
+    ] {
+        assert_eq!(reply.header(name).as_deref(), Some(value), "{name}");
+    }
     let expected = format!(
         r#"{{"host":"{}","message":"hi","namespace":"my-space","node":"kube-course-worker","pod":"echo-7d9f-x2k4","pod_ip":"10.244.1.7"}}"#,
         hostname()
