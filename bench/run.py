@@ -93,14 +93,18 @@ def find_tool(name: str) -> str:
 class Servers:
     """Starts servers in their own session and stops every one of them at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid_log: Path | None = None) -> None:
         self.procs: list[subprocess.Popen] = []
+        self.pid_log = pid_log
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         self.procs.append(proc)
+        if self.pid_log:
+            with self.pid_log.open("a") as f:
+                f.write(f"{proc.pid}\n")
         return proc
 
     def stop(self, proc: subprocess.Popen) -> None:
@@ -231,7 +235,7 @@ def run_wrk(wrk: str, url: str, seconds: int, connections: int, threads: int) ->
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.servers = Servers()
+        self.servers = Servers(args.pid_log)
         self.tmp = Path(tempfile.mkdtemp(prefix="kube-course-bench-"))
         self.wrk = find_tool("wrk")
         self.nginx = find_tool("nginx")
@@ -407,6 +411,7 @@ class Bench:
                "-p", "echo-server", "-p", "relay-server"]
         env = {**os.environ, "CARGO_TARGET_DIR": str(self.tmp / "cold-target"),
                "RUSTFLAGS": "-C target-feature=+crt-static", "RUSTC_WRAPPER": ""}
+        load_before = os.getloadavg()
         t0 = time.perf_counter()
         done = subprocess.run(cmd, cwd=REPO, env=env)
         seconds = time.perf_counter() - t0
@@ -414,6 +419,7 @@ class Bench:
             raise BenchError("The cold build failed. Read the lines above.")
         self.result["cold_build"] = {"seconds": seconds, "command": " ".join(cmd),
                                      "rustflags": env["RUSTFLAGS"], "jobs": os.cpu_count(),
+                                     "load_average_before": load_before,
                                      "note": "crates were fetched before the clock started"}
         self.done(f"{seconds:.1f} s")
 
@@ -569,7 +575,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="bench/run.py",
         description="Load-test echo and relay against nginx on loopback. Print a table and write JSON.",
         epilog="Environment: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WORKERS, "
-               "COLD_BUILD=1, BENCH_JSON.",
+               "COLD_BUILD=1, BENCH_JSON, BENCH_PID_LOG.",
     )
     p.add_argument("--seconds", type=int, default=None, help="length of each load run (default 10)")
     p.add_argument("--connections", type=int, default=None, help="open connections (default 64)")
@@ -580,6 +586,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-build", action="store_true", help="use target/static as it is")
     p.add_argument("--bin-dir", type=Path, default=REPO / "target" / "static", help="where the binaries are")
     p.add_argument("--json", type=Path, default=None, help="where to write the results")
+    p.add_argument("--pid-log", type=Path, default=None,
+                   help="append the id of each process started (each leads its own session); for tests")
     a = p.parse_args(argv)
     a.seconds = a.seconds or env_int("BENCH_SECONDS", 10)
     a.connections = a.connections or env_int("BENCH_CONNECTIONS", 64)
@@ -587,6 +595,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a.workers = a.workers or env_int("BENCH_WORKERS", len(os.sched_getaffinity(0)))
     a.cold_build = a.cold_build or env_flag("COLD_BUILD")
     a.warmup = 1 if a.seconds >= 5 else 0
+    if a.pid_log is None and os.environ.get("BENCH_PID_LOG", "").strip():
+        a.pid_log = Path(os.environ["BENCH_PID_LOG"].strip())
     if a.json is None:
         env_json = os.environ.get("BENCH_JSON", "").strip()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -21,7 +21,6 @@ from script_tools import REPO, long_sentences, make
 pytestmark = pytest.mark.timeout(300)
 
 RUN_PY = REPO / "bench" / "run.py"
-SERVER_EXES = {"nginx", "echo-server", "relay-server", "wrk"}
 
 
 def load_bench_module():
@@ -31,27 +30,31 @@ def load_bench_module():
     return module
 
 
-def server_pids() -> set[int]:
-    """Processes of the programs the benchmark starts."""
-    pids = set()
+def leftovers(pid_log: Path) -> list[int]:
+    """Processes still alive in the sessions the benchmark started (it logs each session's leader)."""
+    sessions = {int(x) for x in pid_log.read_text().split()} if pid_log.exists() else set()
+    alive = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if Path(os.readlink(entry / "exe")).name in SERVER_EXES:
-                    pids.add(int(entry.name))
+                stat = (entry / "stat").read_text()
             except OSError:
                 continue
-    return pids
+            fields = stat[stat.rfind(")") + 2:].split()
+            if fields[0] != "Z" and int(fields[3]) in sessions:  # state, then ppid, pgrp, session
+                alive.append(int(entry.name))
+    return alive
 
 
 @pytest.fixture(scope="module")
 def bench(static_binaries, tmp_path_factory):
     """One `make bench` run of 1 s per server. Returns (completed process, JSON results)."""
-    out = tmp_path_factory.mktemp("bench") / "results.json"
-    before = server_pids()
-    done = make("bench", timeout=240, BENCH_SECONDS="1", BENCH_JSON=str(out))
+    tmp = tmp_path_factory.mktemp("bench")
+    out, pids = tmp / "results.json", tmp / "pids"
+    done = make("bench", timeout=240, BENCH_SECONDS="1", BENCH_JSON=str(out), BENCH_PID_LOG=str(pids))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert server_pids() <= before, "make bench left a server running"
+    assert len(pids.read_text().split()) == 1 + 1 + 2 + 20, "nginx, echo, relay with echo, 20 starts"
+    assert not leftovers(pids), "make bench left a server running"
     return done, json.loads(out.read_text())
 
 
@@ -142,9 +145,9 @@ def test_bad_settings_get_plain_words(setting, value, words):
 
 
 def test_ctrl_c_stops_every_server(static_binaries, tmp_path):
-    before = server_pids()
+    pids = tmp_path / "pids"
     proc = subprocess.Popen([sys.executable, str(RUN_PY), "--no-build", "--seconds", "5",
-                             "--json", str(tmp_path / "r.json")],
+                             "--json", str(tmp_path / "r.json"), "--pid-log", str(pids)],
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
     lines = []
     deadline = time.monotonic() + 60
@@ -155,11 +158,11 @@ def test_ctrl_c_stops_every_server(static_binaries, tmp_path):
         if line.startswith("Step 2 of "):
             break
     time.sleep(2)
-    assert server_pids() - before, "the benchmark should be running servers now"
+    assert leftovers(pids), "the benchmark should be running echo now"
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
     out = "".join(lines) + rest
     assert proc.returncode == 130, out
     assert "✖ Stopped before the end. Every server it started is stopped." in out
-    assert server_pids() <= before, "a server outlived Ctrl-C"
+    assert not leftovers(pids), "a server outlived Ctrl-C"
     assert not (tmp_path / "r.json").exists()
