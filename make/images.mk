@@ -16,6 +16,8 @@ ECHO_HOST_PORT     ?= 8081
 RELAY_HOST_PORT    ?= 8082
 # The address on your laptop where containers publish their port.
 PUBLISH_ADDRESS    ?= 127.0.0.1
+# The socket of the engine on your laptop. `make run` lends it to the tools image.
+DOCKER_SOCKET      ?= /var/run/docker.sock
 PLATFORM           ?=
 PREBUILT           ?=
 REVISION           ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -111,7 +113,7 @@ run: ## Open a shell in the tools image, with this repository in /workspace
 	$(CONTAINER_ENGINE) run -it --rm --name $(TOOLS_CONTAINER) --network host \
 		-e HOME=/home/user \
 		-v "$(CURDIR)/.cache/home:/home/user" \
-		-v /var/run/docker.sock:/var/run/docker.sock \
+		-v $(DOCKER_SOCKET):/var/run/docker.sock \
 		-v "$(CURDIR):/workspace" -w /workspace \
 		$(TOOLS_IMAGE)
 
