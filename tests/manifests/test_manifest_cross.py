@@ -179,6 +179,10 @@ def test_probes_answer_200_on_the_real_app(doc: Doc, static_binaries) -> None:
                     assert r.status == 200, f"{kind} {get['path']} answered {r.status}"
                     for var in downward:
                         assert r.headers.get(IDENTITY_HEADERS[var]) == FAKE_DOWNWARD[var], var
+            # The version label says what the app itself says.
+            with urllib.request.urlopen(base + "/version", timeout=5) as r:
+                version = re.search(r"^version: (\S+)$", r.read().decode(), re.M).group(1)
+            assert pod_labels(doc)["app.kubernetes.io/version"] == version
 
 
 def status_of(url: str) -> int:
