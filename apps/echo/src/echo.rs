@@ -44,7 +44,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
     let (head, body) = req.into_parts();
     let form = match head.method {
         Method::GET | Method::HEAD => None,
-        Method::POST => match read_body(body, MAX_BODY).await {
+        Method::POST => match read_body(body, MAX_BODY, ctx.read_timeout).await {
             Ok(form) => Some(form),
             Err(answer) => return answer,
         },

@@ -11,7 +11,7 @@ use clap::Parser;
 /// The echo server of the Kubernetes course.
 ///
 /// It answers GET /echo?message=hello with the host name and your message.
-/// Each flag can also be set with the environment variable shown.
+/// You can also set each flag with the environment variable shown.
 #[derive(Parser)]
 #[command(
     name = "echo-server",

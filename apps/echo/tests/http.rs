@@ -272,6 +272,27 @@ fn slow_clients_cannot_hold_the_server() {
 }
 
 #[test]
+fn a_slow_body_gets_408() {
+    let server = Server::start(&[("HEADER_READ_TIMEOUT", "300ms")]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nmessage=only+part")
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let started = Instant::now();
+    let mut bytes = vec![0u8; 1024];
+    let n = s.read(&mut bytes).unwrap();
+    let reply = common::parse(&bytes[..n]).unwrap();
+    assert_eq!(
+        (reply.status, reply.text()),
+        (
+            408,
+            "✖ The request body did not arrive within 300ms.\n".into()
+        )
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
 fn common_pages_answer_in_plain_words() {
     let server = Server::start(&[("POD_NAME", "echo-1")]);
     let home = server.get("/");

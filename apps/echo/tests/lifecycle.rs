@@ -45,7 +45,10 @@ fn keep_alive_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>) {
         match read {
             Ok(()) if head.starts_with("HTTP/1.1 200") => answers += 1,
             Ok(()) => failures.push(head.clone()),
-            Err(e) => failures.push(format!("keep-alive request failed: {e}")),
+            Err(e) => failures.push(format!(
+                "keep-alive request failed at {:?}: {e}",
+                common::now()
+            )),
         }
         if head.to_ascii_lowercase().contains("connection: close") {
             conn = None;
@@ -66,7 +69,7 @@ fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>)
                 answers += 1
             }
             Ok(reply) => failures.push(format!("{reply:?}")),
-            Err(e) => failures.push(format!("request failed: {e}")),
+            Err(e) => failures.push(format!("request failed at {:?}: {e}", common::now())),
         }
     }
     (answers, failures)
@@ -74,7 +77,7 @@ fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>)
 
 #[test]
 fn sigterm_during_load_fails_no_request_and_exits_0() {
-    let mut server = Server::start(&[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")]);
+    let mut server = Server::start(&[("SHUTDOWN_DELAY", "3s"), ("DRAIN_TIMEOUT", "5s")]);
     let port = server.port;
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
@@ -87,10 +90,11 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
     }
     // Slow requests that are still running when the server stops accepting.
     let slow: Vec<_> = (0..3)
-        .map(|_| thread::spawn(move || get(port, "/echo?message=slow&delay=1800")))
+        .map(|_| thread::spawn(move || get(port, "/echo?message=slow&delay=3500")))
         .collect();
     thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
+    eprintln!("SIGTERM sent at {:?}", common::now());
     server.signal("TERM");
     thread::sleep(Duration::from_millis(300));
 
@@ -110,6 +114,7 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
 
     thread::sleep(Duration::from_millis(400)); // Kubernetes has stopped sending traffic by now.
     stop.store(true, Ordering::Relaxed);
+    eprintln!("load stopped at {:?}", common::now());
     let mut total = 0;
     for client in clients {
         let (answers, failures) = client.join().unwrap();
@@ -127,13 +132,13 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
     let status = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0));
     assert!(
-        signalled.elapsed() >= Duration::from_millis(1500),
+        signalled.elapsed() >= Duration::from_millis(3200),
         "the slow requests finished before the exit"
     );
 
     let logs = server.logs().join("\n");
     let phases = [
-        "Shutting down after SIGTERM: readiness is now off. Serving 1s more so Kubernetes can stop sending traffic.",
+        "Shutting down after SIGTERM: readiness is now off. Serving 3s more so Kubernetes can stop sending traffic.",
         "Stopped accepting connections. Finishing ",
         " requests in flight, waiting at most 5s.",
         "✔ All requests finished. Exiting with code 0.",

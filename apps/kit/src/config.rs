@@ -15,24 +15,24 @@ pub struct Common {
     #[arg(long, env = "PORT", default_value_t = 8080, global = true)]
     pub port: u16,
 
-    /// After SIGTERM: keep serving this long with readiness off. Write it like 500ms, 5s or 2.
-    #[arg(long, env = "SHUTDOWN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
+    /// After SIGTERM: keep serving this long with readiness off. Write it like 500ms, 5s or 2 (seconds).
+    #[arg(long, env = "SHUTDOWN_DELAY", default_value = "0s", value_parser = parse_duration)]
     pub shutdown_delay: Duration,
 
-    /// Then: how long requests in flight may take to finish. Write it like 500ms, 5s or 2.
-    #[arg(long, env = "DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    /// Then: how long requests in flight may take to finish. Write it like 500ms, 5s or 2 (seconds).
+    #[arg(long, env = "DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
     /// How log lines look: text for people, json for log tools.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Which log lines to show. debug also shows every request and probe call.
-    #[arg(long, env = "LOG_LEVEL", value_enum, default_value_t = LogLevel::Info, global = true)]
+    #[arg(long, env = "LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
-    /// How long a client may take to send its request headers (hidden: for tests).
-    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, hide = true, global = true)]
+    /// How long a client may take to send its request headers or body (hidden: for tests).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, hide = true)]
     pub header_read_timeout: Duration,
 }
 

@@ -5,6 +5,7 @@
 //! and invalid UTF-8 becomes `�`, so no input can make a handler fail.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -82,10 +83,15 @@ pub fn form_value<'a>(form: &'a [u8], key: &str) -> Option<Cow<'a, str>> {
 /// The largest request body [`read_body`] accepts by default: 64 KiB.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Reads a whole request body, at most `limit` bytes.
-/// Too big gives a `413` answer; a broken upload gives a `400` answer.
-pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response> {
-    match Limited::new(body, limit).collect().await {
+/// Reads a whole request body, at most `limit` bytes, within `timeout`.
+/// Too big gives a `413` answer, too slow a `408`, a broken upload a `400`.
+pub async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, Response> {
+    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+        let wait = crate::config::show_duration(timeout);
+        let reason = format!("✖ The request body did not arrive within {wait}.\n");
+        return Err(text(StatusCode::REQUEST_TIMEOUT, reason));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(text(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -99,6 +99,8 @@ pub struct Context {
     pub identity: identity::Identity,
     pub probes: probes::Probes,
     pub metrics: metrics::Metrics,
+    /// How long a client may take to send its headers or its body (`HEADER_READ_TIMEOUT`).
+    pub read_timeout: std::time::Duration,
 }
 
 impl Context {
@@ -113,6 +115,7 @@ impl Context {
                     .into_iter()
                     .chain(A::PATHS.iter().copied()),
             ),
+            read_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -138,7 +141,8 @@ pub fn run<A: App>(
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("could not start the async runtime ({e}).")),
     };
-    let ctx = Context::new::<A>(info);
+    let mut ctx = Context::new::<A>(info);
+    ctx.read_timeout = common.header_read_timeout;
     match runtime.block_on(server::serve(common, ctx, app)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e.to_string()),

@@ -177,3 +177,10 @@ pub fn hostname() -> String {
         .trim()
         .to_string()
 }
+
+/// Time since the Unix epoch, to line up test events with the server's log.
+pub fn now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
