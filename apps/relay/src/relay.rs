@@ -146,7 +146,10 @@ impl Relay {
             };
         match &self.allowed {
             Some(list)
-                if !list.contains(&target) && self.default_target.as_ref() != Some(&target) =>
+                if !list
+                    .iter()
+                    .chain(&self.default_target)
+                    .any(|t| t.same_as(&target)) =>
             {
                 let names: Vec<String> = list.iter().map(Target::to_string).collect();
                 Err((

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// The host part of a target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
-    /// A DNS name, lower case, without a trailing dot.
+    /// A DNS name, lower case, with its trailing dot if it had one.
     Name(String),
     /// An IPv4 or IPv6 address.
     Ip(IpAddr),
@@ -69,7 +69,7 @@ pub fn parse(text: &str) -> Result<Target, TargetError> {
     // Never call link-local or cloud metadata addresses.
     let forbidden = match &target.host {
         Host::Ip(ip) => is_forbidden_ip(*ip),
-        Host::Name(name) => METADATA_NAMES.contains(&name.as_str()),
+        Host::Name(name) => METADATA_NAMES.contains(&name.trim_end_matches('.')),
     };
     if forbidden {
         return Err(TargetError::Refused(target.host.to_string()));
@@ -161,7 +161,9 @@ fn parse_host(host: &str) -> Result<Host, TargetError> {
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
         return Ok(Host::Ip(IpAddr::V4(ip)));
     }
-    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    // A trailing dot marks a full name: the resolver then skips the search domains.
+    let full = host.to_ascii_lowercase();
+    let name = full.strip_suffix('.').unwrap_or(&full);
     if name.is_empty() || name.len() > 253 {
         return Err(Malformed("echo_server needs a host name before the port."));
     }
@@ -185,7 +187,7 @@ fn parse_host(host: &str) -> Result<Host, TargetError> {
             "Write an IPv4 address as four numbers, like 10.0.0.7.",
         ));
     }
-    Ok(Host::Name(name))
+    Ok(Host::Name(full))
 }
 
 impl fmt::Display for Host {
@@ -195,6 +197,17 @@ impl fmt::Display for Host {
             Host::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
             Host::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
         }
+    }
+}
+
+impl Target {
+    /// True for the same host and port; `echo.` and `echo` count as the same name.
+    pub fn same_as(&self, other: &Target) -> bool {
+        let bare = |t: &Target| match &t.host {
+            Host::Name(name) => Host::Name(name.trim_end_matches('.').to_owned()),
+            ip => ip.clone(),
+        };
+        self.port == other.port && bare(self) == bare(other)
     }
 }
 
@@ -246,7 +259,7 @@ mod tests {
         assert_eq!(ok("echo.my-space:8080"), "echo.my-space:8080");
         assert_eq!(
             ok("Echo.My-Space.svc.cluster.local.:8080"),
-            "echo.my-space.svc.cluster.local:8080"
+            "echo.my-space.svc.cluster.local.:8080"
         );
         assert_eq!(ok("localhost:1"), "localhost:1");
         assert_eq!(ok("10.244.0.7:65535"), "10.244.0.7:65535");
@@ -326,6 +339,17 @@ mod tests {
         assert!(!is_forbidden_ip(ip("127.0.0.1")));
         assert!(!is_forbidden_ip(ip("::1")));
         assert!(is_forbidden_ip(ip("fe80::")));
+    }
+
+    #[test]
+    fn a_trailing_dot_names_the_same_host() {
+        let full = parse("echo.my-space.:8080").unwrap();
+        assert!(full.same_as(&parse("ECHO.my-space:8080").unwrap()));
+        assert!(!full.same_as(&parse("echo.my-space:8081").unwrap()));
+        assert!(!full.same_as(&parse("echo:8080").unwrap()));
+        assert!(parse("[::1]:80")
+            .unwrap()
+            .same_as(&parse("[0::1]:80").unwrap()));
     }
 
     #[test]
