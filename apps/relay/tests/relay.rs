@@ -451,6 +451,36 @@ fn calls_still_work_after_echo_closes_idle_connections() {
 }
 
 #[test]
+fn sigterm_lets_a_call_in_flight_finish() {
+    let echo = start_echo();
+    let mut relay = start_relay(&[]);
+    let port = relay.port;
+    let url = format!("/relay?echo_server={}&message=bye&delay=700", echo.addr());
+    let call = std::thread::spawn(move || get(port, &url));
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = relay.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let r = call.join().unwrap();
+    r.expect(200, "Message: bye\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let code = loop {
+        if let Some(status) = relay.child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relay did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+}
+
+#[test]
 fn only_get_and_head_are_answered() {
     let relay = start_relay(&[]);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
