@@ -46,10 +46,14 @@ impl Signals {
 pub async fn wait_for_signal(mut signals: Signals, probes: &Probes, delay: Duration) {
     let name = signals.next().await;
     probes.start_shutdown();
-    info!(
-        "Shutting down after {name}: readiness is now off. Serving {} more so Kubernetes can stop sending traffic.",
-        show_duration(delay)
-    );
+    let next = match delay.is_zero() {
+        true => "The shutdown delay is 0s, so we stop accepting now.".to_string(),
+        false => format!(
+            "Serving {} more so Kubernetes can stop sending traffic.",
+            show_duration(delay)
+        ),
+    };
+    info!("Shutting down after {name}: readiness is now off. {next}");
     tokio::spawn(async move {
         let name = signals.next().await;
         warn!("Second signal ({name}): exiting now, without waiting.");
@@ -61,14 +65,14 @@ pub async fn wait_for_signal(mut signals: Signals, probes: &Probes, delay: Durat
 /// Step 2: let requests in flight finish, but wait at most `timeout`.
 pub async fn drain(requests_done: impl Future<Output = ()>, metrics: &Metrics, timeout: Duration) {
     info!(
-        "Stopped accepting connections. Finishing {} requests in flight, waiting at most {}.",
+        "Stopped accepting connections. Requests in flight: {}. Waiting at most {} for them.",
         metrics.in_flight(),
         show_duration(timeout)
     );
     match tokio::time::timeout(timeout, requests_done).await {
         Ok(()) => info!("✔ All requests finished. Exiting with code 0."),
         Err(_) => warn!(
-            "✖ {} requests did not finish within {}. Exiting with code 0 anyway.",
+            "✖ Requests still running after {1}: {0}. Exiting with code 0 anyway.",
             metrics.in_flight(),
             show_duration(timeout)
         ),
