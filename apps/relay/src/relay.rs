@@ -79,7 +79,14 @@ impl Relay {
     // ANCHOR: relay_handler
     /// `/relay`: check the target, call echo, wrap its reply.
     async fn relay(&self, query: Option<&str>, ctx: &Context) -> Response {
-        let as_json = query_value(query, "format").is_some_and(|f| f == "json");
+        let Some(as_json) = wants_json(query) else {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "format must be text or json.".into(),
+                None,
+                false,
+            );
+        };
         let target = match self.choose_target(query) {
             Ok(target) => target,
             Err((status, reason)) => return failure(status, reason, None, as_json),
@@ -162,6 +169,15 @@ impl Relay {
             }
             _ => Ok(target),
         }
+    }
+}
+
+/// `format=json` or `format=text` (the default). `None` for anything else.
+fn wants_json(query: Option<&str>) -> Option<bool> {
+    match query_value(query, "format").as_deref() {
+        None | Some("text") => Some(false),
+        Some("json") => Some(true),
+        Some(_) => None,
     }
 }
 

@@ -149,6 +149,9 @@ fn missing_or_empty_echo_server_is_400() {
     let r = relay.get("/relay?echo_server=&message=hi");
     r.expect(400, "✖ echo_server is empty.");
     assert_eq!(relay.get("/relay?echo_server=echo").status, 400);
+    relay
+        .get("/relay?echo_server=echo:8080&format=xml")
+        .expect(400, "✖ format must be text or json.");
 }
 
 #[test]
