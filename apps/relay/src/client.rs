@@ -216,6 +216,9 @@ fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError
     CallError::Other(err.to_string())
 }
 
+/// At most this many name lookups run at once.
+static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 /// The resolver: the system resolver, then a check of every address it returns.
 #[derive(Clone, Copy)]
 struct CheckedResolver;
@@ -255,9 +258,14 @@ impl tower_service::Service<Name> for CheckedResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let lookup = host.clone();
-            // getaddrinfo blocks, so it runs on tokio's blocking threads.
-            let found =
-                tokio::task::spawn_blocking(move || (lookup.as_str(), 0).to_socket_addrs()).await?;
+            // getaddrinfo blocks, so it runs on tokio's blocking threads, a few at a time.
+            // A lookup cannot be stopped; the cap keeps a flood of slow names from piling up threads.
+            let permit = LOOKUPS.acquire().await?;
+            let found = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                (lookup.as_str(), 0).to_socket_addrs()
+            })
+            .await?;
             let addrs: Vec<SocketAddr> = match found {
                 Ok(addrs) => addrs.collect(),
                 Err(_) => Vec::new(),

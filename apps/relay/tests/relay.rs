@@ -168,33 +168,41 @@ fn metadata_and_link_local_addresses_are_refused() {
     }
 }
 
-/// Names that resolve to forbidden addresses are refused after DNS, before any connection.
-/// A private /etc/hosts (mount namespace) makes such names; that needs root.
-#[test]
-fn names_that_resolve_to_metadata_are_refused() {
+/// Starts the relay with its own /etc/hosts and /etc/resolv.conf, in a private mount namespace.
+/// That needs root; without it, `None`.
+fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Option<App> {
     if !is_root() {
         eprintln!("skipped: needs root to give the relay its own /etc/hosts");
-        return;
+        return None;
     }
-    let echo = start_echo();
-    let dir = std::env::temp_dir().join(format!("relay-hosts-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("relay-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let hosts = dir.join("hosts");
-    std::fs::write(
-        &hosts,
-        "127.0.0.1 localhost good.test mixed.test\n169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("hosts"), hosts).unwrap();
+    std::fs::write(dir.join("resolv.conf"), resolv).unwrap();
+    let script = "mount --bind \"$0/hosts\" /etc/hosts && mount --bind \"$0/resolv.conf\" /etc/resolv.conf && exec \"$1\"";
     let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--mount",
-        "sh",
-        "-c",
-        "mount --bind \"$0\" /etc/hosts && exec \"$1\"",
-    ])
-    .arg(&hosts)
-    .arg(relay_bin());
-    let relay = App::spawn(cmd, &[]);
+    cmd.args(["--mount", "sh", "-c", script])
+        .arg(&dir)
+        .arg(relay_bin());
+    Some(App::spawn(cmd, &[]))
+}
+
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+/// Names that resolve to forbidden addresses are refused after DNS, before any connection.
+#[test]
+fn names_that_resolve_to_metadata_are_refused() {
+    let hosts = "127.0.0.1 localhost good.test mixed.test\n\
+                 169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n";
+    let Some(relay) = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n") else {
+        return;
+    };
+    let echo = start_echo();
     let port = echo.port;
     let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
     assert_eq!(ok.status, 200, "{ok:?}");
@@ -203,14 +211,34 @@ fn names_that_resolve_to_metadata_are_refused() {
         r.expect(403, "link-local or cloud metadata");
     }
     assert_eq!(relay.calls("blocked"), 3);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
+/// A DNS server that never answers: each call ends at the deadline, and lookups do not pile up threads.
+#[test]
+fn a_silent_dns_server_gives_504_without_piling_up_threads() {
+    let dns = std::net::UdpSocket::bind("127.0.0.9:53").expect("port 53 on 127.0.0.9 is free");
+    let resolv = "nameserver 127.0.0.9\noptions timeout:5 attempts:1\n";
+    let Some(relay) = relay_with_name_files("dns", "127.0.0.1 localhost\n", resolv) else {
+        return;
+    };
+    let port = relay.port;
+    let calls: Vec<_> = (0..80)
+        .map(|i| {
+            std::thread::spawn(move || get(port, &format!("/relay?echo_server=slow{i}.test:80")))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1000));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id())).unwrap();
+    let threads: usize = status
         .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap();
+    assert!(threads <= 40, "{threads} threads for 80 slow lookups");
+    for call in calls {
+        call.join().unwrap().expect(504, "did not answer within 2s");
+    }
+    drop(dns);
 }
 
 #[test]
