@@ -213,6 +213,69 @@ fn names_that_resolve_to_metadata_are_refused() {
     assert_eq!(relay.calls("blocked"), 3);
 }
 
+/// Kubernetes puts search domains into each pod's resolv.conf. Short names like `echo`
+/// and `echo.my-space` work because the relay asks the system resolver, which uses them.
+#[test]
+fn short_names_resolve_through_the_search_domains() {
+    let dns = std::net::UdpSocket::bind("127.0.0.10:53").expect("port 53 on 127.0.0.10 is free");
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || tiny_dns(dns, "echo.my-space.svc.cluster.local", log));
+    let resolv = "nameserver 127.0.0.10\n\
+                  search my-space.svc.cluster.local svc.cluster.local cluster.local\n\
+                  options ndots:5 timeout:1 attempts:1\n";
+    let Some(relay) = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv) else {
+        return;
+    };
+    let echo = start_echo();
+    for name in ["echo", "echo.my-space", "echo.my-space.svc.cluster.local"] {
+        let r = relay.get(&format!(
+            "/relay?echo_server={name}:{}&message=hi",
+            echo.port
+        ));
+        r.expect(200, &format!("Relay-To: {name}:{}\n", echo.port));
+    }
+    let asked = asked.lock().unwrap().clone();
+    assert!(
+        asked.contains(&"echo.my-space.my-space.svc.cluster.local".to_owned()),
+        "{asked:?}"
+    );
+    relay
+        .get("/relay?echo_server=nothing:80")
+        .expect(502, "does not resolve");
+}
+
+/// Answers DNS questions for one name with 127.0.0.1; every other name does not exist.
+fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut buf = [0u8; 512];
+    while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+        let query = &buf[..n];
+        // The question starts after the 12-byte header: labels, then type and class.
+        let (mut at, mut labels) = (12, Vec::new());
+        while at < n && query[at] != 0 && at + 1 + (query[at] as usize) < n {
+            let len = query[at] as usize;
+            labels.push(String::from_utf8_lossy(&query[at + 1..at + 1 + len]).to_lowercase());
+            at += 1 + len;
+        }
+        let name = labels.join(".");
+        let end = at + 5; // the zero byte, type and class
+        if n < 12 || end > n {
+            continue;
+        }
+        let is_a = query[at + 2] == 1;
+        asked.lock().unwrap().push(name.clone());
+        let found = name == known;
+        let mut reply = query[..2].to_vec(); // the same id
+        reply.extend([0x81, if found { 0x80 } else { 0x83 }]); // an answer; NXDOMAIN when unknown
+        reply.extend([0, 1, 0, u8::from(found && is_a), 0, 0, 0, 0]);
+        reply.extend(&query[12..end]);
+        if found && is_a {
+            reply.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1]);
+        }
+        let _ = socket.send_to(&reply, peer);
+    }
+}
+
 /// A DNS server that never answers: each call ends at the deadline, and lookups do not pile up threads.
 #[test]
 fn a_silent_dns_server_gives_504_without_piling_up_threads() {
