@@ -29,4 +29,4 @@ help: ## Show every target with one line about what it does
 	@echo "Usage: make <target>"
 	@echo
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) \
-		| awk 'BEGIN {FS = ":.*## "} {printf "  %-20s %s\n", $$1, $$2}'
+		| awk 'BEGIN {FS = ":.*## "} {printf "  %-26s %s\n", $$1, $$2}'
