@@ -8,7 +8,7 @@
 # Without kind or a container engine (like the course build machines), it says so
 # and runs both apps as local programs instead: relay calls echo on this machine.
 #
-# Usage: scripts/demo.sh up | down
+# Usage: scripts/demo.sh up | down    (make demo, make demo-down)
 #   DEMO_MODE=auto (default) | cluster | local    choose the way by hand
 #   DEMO_CLUSTER_TARGET=create-cluster (default)  the make target that creates the cluster
 #   DEMO_MESSAGE="hello from the demo"            the message relay sends to echo
@@ -215,10 +215,10 @@ local_demo() {
 
 # --- the cluster ----------------------------------------------------------------------
 
-# Forward a free local port to svc/relay; print the port.
+# start_port_forward TARGET: forward a free local port to TARGET (svc/relay, pod/NAME); print the port.
 start_port_forward() {
   mkdir -p "$STATE_DIR"
-  "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" port-forward svc/relay :8080 \
+  "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" port-forward "$1" :8080 \
     >"$STATE_DIR/port-forward.log" 2>&1 &
   echo $! >"$STATE_DIR/port-forward.pid"
   local i port
@@ -280,7 +280,7 @@ cluster_demo() {
   step "Call relay. Relay calls echo through the echo Service"
   trap 'stop_port_forward' EXIT
   local port reply i
-  port=$(start_port_forward) || fail "kubectl port-forward did not start. Its log is in $STATE_DIR/port-forward.log"
+  port=$(start_port_forward svc/relay) || fail "kubectl port-forward did not start. Its log is in $STATE_DIR/port-forward.log"
   say "  kubectl forwards port $port on this machine to svc/relay."
   say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' http://127.0.0.1:$port/relay"
   for i in 1 2 3 4 5; do
@@ -362,4 +362,7 @@ main() {
   esac
 }
 
-main "$@"
+# scripts/e2e.sh sources this file for its helpers; then main does not run.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -19,24 +19,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CLUSTER_NAME=${CLUSTER_NAME:-kube-course}
-KUBE_CONTEXT=${KUBE_CONTEXT:-kind-$CLUSTER_NAME}
-NAMESPACE=${NAMESPACE:-my-space}
-KIND=${KIND:-kind}
-KUBECTL=${KUBECTL:-kubectl}
+# The names and helpers of make demo: say, step, ok, has, start_port_forward, ...
+# shellcheck source=scripts/demo.sh
+source scripts/demo.sh
+
 RELAY_URL=${E2E_RELAY_URL:-http://127.0.0.1:30080}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kube-course-e2e.XXXXXX")
 ECHO_LABEL=app.kubernetes.io/name=echo
 
-STEP=0
 STEPS=9
 PASSED=0
-PF_PID=""
+PF_PORT=""
 
-say() { printf '%s\n' "$*"; }
-step() { STEP=$((STEP + 1)); say "Step $STEP of $STEPS: $*"; }
-ok() { say "  ✔ $*"; }
-has() { command -v "$1" >/dev/null 2>&1; }
 kc() { "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" "$@"; }
 passed() {
   PASSED=$((PASSED + 1))
@@ -83,24 +77,8 @@ echo_pods() { kc get pods -l "$ECHO_LABEL" --field-selector=status.phase=Running
 # Forward a free local port to pod/NAME; set PF_PORT.
 port_forward_pod() {
   stop_port_forward
-  kc port-forward "pod/$1" :8080 >"$WORK/pf.log" 2>&1 &
-  PF_PID=$!
-  local i
-  PF_PORT=""
-  for ((i = 0; i < 100; i++)); do
-    PF_PORT=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$WORK/pf.log" | head -n 1)
-    [ -z "$PF_PORT" ] || return 0
-    sleep 0.1
-  done
-  fail "kubectl port-forward to pod/$1 did not start: $(cat "$WORK/pf.log")"
-}
-
-stop_port_forward() {
-  if [ -n "$PF_PID" ]; then
-    kill "$PF_PID" 2>/dev/null || true
-    wait "$PF_PID" 2>/dev/null || true
-    PF_PID=""
-  fi
+  PF_PORT=$(start_port_forward "pod/$1") ||
+    fail "kubectl port-forward to pod/$1 did not start: $(cat "$STATE_DIR/port-forward.log")"
 }
 
 # --- the checks ---------------------------------------------------------------------
