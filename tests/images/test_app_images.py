@@ -157,32 +157,46 @@ def test_healthcheck_subcommand_reports_alive_and_not_alive(podman, app_images, 
 
 @pytest.mark.parametrize("app", APPS)
 def test_stop_is_graceful(podman, app_images, app, name):
-    """`podman stop` sends SIGTERM: requests in flight finish, the app exits 0 quickly."""
-    box = podman.start(app_images[app], name, env={"LOG_LEVEL": "info"})
+    """`podman stop` sends SIGTERM: a request in flight finishes, the app exits 0 quickly."""
+    if app == "echo":
+        box = podman.start(app_images["echo"], name)
+    else:  # relay passes delay on to echo, so its call to echo is the slow request
+        network = podman.network(f"{name}-net")
+        podman.start(app_images["echo"], f"{name}-echo", "--network", network, port=False)
+        box = podman.start(app_images["relay"], name, "--network", network,
+                           env={"DEFAULT_ECHO_SERVER": f"{name}-echo:8080"})
+        assert _get_until_ok(box, "/relay?message=warm-up")[0] == 200
     result: dict[str, object] = {}
-    thread = None
-    if app == "echo":  # echo has a slow page: keep one request in flight during the stop
-        def slow_request():
-            result["answer"] = box.get("/echo?message=slow&delay=1500", timeout=10)
 
-        thread = threading.Thread(target=slow_request)
-        thread.start()
-        time.sleep(0.3)
+    def slow_request():
+        result["answer"] = box.get(f"/{app}?message=slow&delay=1500", timeout=10)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.3)  # the request is now in flight
     start = time.monotonic()
     podman("stop", "-t", "10", name, timeout=30)
     seconds = time.monotonic() - start
-    if thread:
-        thread.join(timeout=10)
-    record(f"stop_seconds_{app}", round(seconds, 2))
+    thread.join(timeout=10)
+    record(f"stop_seconds_{app}_with_a_request_in_flight", round(seconds, 2))
 
     state = box.inspect()["State"]
     logs = box.logs()
     assert state["ExitCode"] == 0, logs
     assert seconds < 5, f"stop took {seconds:.1f}s; the stop timeout is 10s\n{logs}"
-    if app == "echo":
-        status, _, body = result["answer"]
-        assert status == 200, body
-        assert body.endswith("Message: slow\n")
-        assert seconds > 1.0, "stop waited for the request in flight"
+    status, _, body = result["answer"]
+    assert status == 200, body
+    assert body.endswith("Message: slow\n")
+    assert seconds > 1.0, "stop waited for the request in flight"
     for phase in (r"SIGTERM", r"[Ss]topped accepting", r"[Ff]inish"):
         assert re.search(phase, logs), f"no log line for {phase!r}:\n{logs}"
+
+
+def test_stop_without_requests_is_quick(podman, app_images, name):
+    box = podman.start(app_images["echo"], name)
+    start = time.monotonic()
+    podman("stop", "-t", "10", name, timeout=30)
+    seconds = time.monotonic() - start
+    record("stop_seconds_echo_idle", round(seconds, 2))
+    assert box.inspect()["State"]["ExitCode"] == 0
+    assert seconds < 2, f"an idle app stops at once, not after {seconds:.1f}s"
