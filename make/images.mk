@@ -53,6 +53,16 @@ define check_engine
 	fi
 endef
 
+# PREBUILT=1 packs the programs compiled for this computer, so it cannot build for another one.
+HOST_PLATFORM := linux/$(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
+define check_prebuilt_platform
+	@if [ -n "$(BUILDER_FLAG)" ] && [ -n "$(PLATFORM)" ] && [ "$(PLATFORM)" != "$(HOST_PLATFORM)" ]; then \
+		echo "✖ PREBUILT=1 packs programs built for $(HOST_PLATFORM), not for $(PLATFORM)."; \
+		echo "  Leave out PREBUILT=1 to compile for $(PLATFORM) inside the image build."; \
+		exit 1; \
+	fi
+endef
+
 # Stop with a clear message when an image is missing: $(1) image, $(2) make target.
 define check_image
 	@if ! $(CONTAINER_ENGINE) image inspect $(1) >/dev/null 2>&1; then \
@@ -122,6 +132,7 @@ build-images: build-echo build-relay ## Build the echo image and the relay image
 # ANCHOR: build-echo
 build-echo: $(PREBUILT_DEPS) ## Build the echo image (local-echo-server:0.1.0)
 	$(check_engine)
+	$(check_prebuilt_platform)
 	@echo "Building the echo image $(ECHO_IMAGE) ..."
 	$(CONTAINER_ENGINE) build $(APP_BUILD_ARGS) --build-arg APP=echo -t $(ECHO_IMAGE) .
 	@echo "✔ Built $(ECHO_IMAGE). Start it with: make run-echo"
@@ -129,6 +140,7 @@ build-echo: $(PREBUILT_DEPS) ## Build the echo image (local-echo-server:0.1.0)
 
 build-relay: $(PREBUILT_DEPS) ## Build the relay image (local-relay-server:0.1.0)
 	$(check_engine)
+	$(check_prebuilt_platform)
 	@echo "Building the relay image $(RELAY_IMAGE) ..."
 	$(CONTAINER_ENGINE) build $(APP_BUILD_ARGS) --build-arg APP=relay -t $(RELAY_IMAGE) .
 	@echo "✔ Built $(RELAY_IMAGE). Start it with: make run-relay"

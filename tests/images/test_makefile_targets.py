@@ -172,3 +172,12 @@ def _fetch_retry(url: str, tries: int = 20) -> str:
         except Exception:  # noqa: BLE001 - DNS of a new container can lag a moment
             time.sleep(0.25)
     return fetch(url)
+
+
+def test_prebuilt_refuses_another_platform(repo):
+    """PREBUILT=1 packs this computer's programs; an image for another platform would not run."""
+    result = make(repo, "build-echo", CONTAINER_ENGINE="podman", PREBUILT="1", PREBUILT_DEPS="",
+                  PLATFORM="linux/s390x")
+    assert result.returncode != 0
+    assert "✖ PREBUILT=1 packs programs built for linux/" in result.stdout
+    assert "not for linux/s390x" in result.stdout
