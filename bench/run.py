@@ -293,7 +293,11 @@ class Bench:
         proc = self.servers.start("nginx", [self.nginx, "-p", str(self.tmp), "-e", str(self.tmp / "error.log"),
                                             "-c", str(conf)])
         base = f"http://127.0.0.1:{port}"
-        wait_ready(base + "/", proc, "nginx")
+        try:
+            wait_ready(base + "/", proc, "nginx")
+        except BenchError as e:
+            log = (self.tmp / "error.log").read_text(errors="replace").strip().splitlines() or ["(empty)"]
+            raise BenchError(f"{e} Its error log says: {log[-1]}") from None
         status, body = fetch(base + "/")
         if status != 200 or body != "ok":
             raise BenchError(f"nginx answered {status} {body!r}, expected 200 'ok'.")
