@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tomllib
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,18 @@ def test_app_dockerfile_has_the_book_anchors_and_stages():
     assert "FROM scratch AS runtime" in runtime
     assert "USER 65532:65532" in runtime
     assert 'HEALTHCHECK' in runtime and '"healthcheck"]' in runtime
+
+
+def test_builder_copies_every_workspace_member():
+    """cargo needs every member of the workspace, or the image build fails."""
+    members = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["members"]
+    text = APP_DOCKERFILE.read_text()
+    builder = text[text.index("# ANCHOR: builder"):text.index("# ANCHOR_END: builder")]
+    copied = [m.group(1) for m in re.finditer(r"^COPY (\S+) \./\S*$", builder, re.M)]
+    assert "Cargo.toml" in builder and "Cargo.lock" in builder
+    for member in members:
+        assert any(member == c or member.startswith(c.rstrip("/") + "/") for c in copied), \
+            f"the builder stage does not copy the workspace member {member}"
 
 
 def test_makefile_anchors_for_the_book():
