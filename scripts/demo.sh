@@ -159,6 +159,7 @@ local_demo() {
     for line in ${MISSING[@]+"${MISSING[@]}"}; do
       say "    Missing: $line"
     done
+    say "    Or use the tools image, which has kind and kubectl: make build, then make run."
   else
     say "  DEMO_MODE=local: the demo runs both apps as local programs."
   fi
