@@ -42,6 +42,7 @@ ECHO_RSS_MAX_MB = 8.0
 READY_MAX_MS = 5.0
 BINARY_MAX_MB = 4.0
 COLD_BUILD_MAX_S = 60.0
+TIME_WAIT_MAX = 100  # the Go relay left about 14,000: a new connection per call
 MB = 1_000_000  # sizes use decimal megabytes: 8 MB = 8,000,000 bytes
 
 
@@ -519,6 +520,7 @@ def targets(r: dict) -> list[dict]:
     ready = max(v["median_ms"] for v in r["start_to_ready"].values())
     biggest = max(v["stripped_bytes"] for v in r["binaries"].values()) / MB
     failed = sum(v["errors"] for v in s.values())
+    time_wait = s["relay"]["time_wait_to_echo"]
     out = [
         ("echo speed", f"echo reaches {echo_share:.0%} of nginx", "at least 90%", echo_share >= ECHO_SHARE_MIN),
         ("relay speed", f"relay reaches {relay_share:.0%} of nginx", "at least 30%",
@@ -526,6 +528,8 @@ def targets(r: dict) -> list[dict]:
         ("echo memory", f"echo peaks at {echo_rss_mb:.1f} MB", "under 8 MB", echo_rss_mb < ECHO_RSS_MAX_MB),
         ("start to ready", f"the slower app is ready in {ready:.2f} ms", "under 5 ms", ready < READY_MAX_MS),
         ("binary size", f"the bigger binary is {biggest:.2f} MB", "under 4 MB", biggest < BINARY_MAX_MB),
+        ("connection reuse", f"relay left {time_wait} sockets to echo in TIME_WAIT", "under 100",
+         0 <= time_wait < TIME_WAIT_MAX),
         ("no failed requests", f"{failed} requests failed", "0", failed == 0),
     ]
     if "cold_build" in r:

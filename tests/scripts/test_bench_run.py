@@ -66,8 +66,8 @@ def test_bench_prints_every_row(bench):
                 "TIME_WAIT sockets after the relay run: ", "Targets:"):
         assert row in text, f"the table lacks {row!r}:\n{text}"
     marks = [line for line in text.splitlines() if line.startswith(("  ✔ met: ", "  ✖ missed: "))]
-    assert len(marks) == 6, text
-    assert " of 6 targets met." in text
+    assert len(marks) == 7, text
+    assert " of 7 targets met." in text
     assert not long_sentences(text)
 
 
@@ -92,7 +92,8 @@ def test_bench_results_are_real_numbers(bench, static_binaries):
         assert sizes["bytes"] == path.stat().st_size
         assert 0 < sizes["stripped_bytes"] <= sizes["bytes"]
     assert [t["name"] for t in r["targets"]] == [
-        "echo speed", "relay speed", "echo memory", "start to ready", "binary size", "no failed requests"]
+        "echo speed", "relay speed", "echo memory", "start to ready", "binary size", "connection reuse",
+        "no failed requests"]
 
 
 def test_the_committed_example_is_a_real_ten_second_run():
