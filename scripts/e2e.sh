@@ -30,6 +30,7 @@ ECHO_LABEL=app.kubernetes.io/name=echo
 STEPS=9
 PASSED=0
 PF_PORT=""
+POD=""
 
 kc() { "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" "$@"; }
 passed() {
@@ -73,6 +74,14 @@ wait_for() {
 get() { curl -sS --fail-with-body --max-time 5 "$@"; }
 
 echo_pods() { kc get pods -l "$ECHO_LABEL" --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'; }
+
+# Set POD to the name of one running echo pod, or fail.
+pick_echo_pod() {
+  local pods
+  pods=$(echo_pods) || fail "Could not list the echo pods."
+  [ -n "$pods" ] || fail "There is no running echo pod."
+  POD=${pods%% *}
+}
 
 # Forward a free local port to pod/NAME; set PF_PORT.
 port_forward_pod() {
@@ -136,8 +145,9 @@ check_several_pods() {
   local round
   # Parallel calls make relay open several connections; the Service spreads connections over pods.
   for round in 1 2 3 4 5; do
+    # A failed call only means one host fewer; the count below judges.
     seq 1 20 | xargs -P 20 -I{} curl -s --max-time 5 "$RELAY_URL/relay?message=spread" \
-      | sed -n 's/^Echo host: //p' >>"$WORK/hosts"
+      | sed -n 's/^Echo host: //p' >>"$WORK/hosts" || true
     : "$round"
   done
   local hosts count
@@ -145,7 +155,8 @@ check_several_pods() {
   count=$(sort -u "$WORK/hosts" | grep -c . || true)
   [ "$count" -ge 2 ] || fail "All answers came from one echo pod: $hosts"
   local pods h
-  pods=" $(echo_pods) "
+  pods=$(echo_pods) || fail "Could not list the echo pods."
+  pods=" $pods "
   for h in $hosts; do
     case "$pods" in *" $h "*) ;; *) fail "The answer came from '$h', which is no echo pod ($pods)." ;; esac
   done
@@ -163,8 +174,8 @@ endpoint_gone_or_not_ready() { [ "$(endpoint_ready "$1")" != true ]; }
 check_readiness() {
   step "Readiness off on one pod removes it from the endpoints"
   local pod
-  pod=$(echo_pods | awk '{print $1}')
-  [ -n "$pod" ] || fail "There is no running echo pod."
+  pick_echo_pod
+  pod=$POD
   wait_for 30 "pod $pod showing as ready in the EndpointSlices" endpoint_is "$pod" true
   port_forward_pod "$pod"
   get "http://127.0.0.1:$PF_PORT/ready?readiness=false" >/dev/null 2>&1 || true
@@ -184,8 +195,9 @@ pod_ready() { [ "$(kc get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="R
 check_liveness() {
   step "Liveness off restarts the container"
   local pod before
-  pod=$(echo_pods | awk '{print $1}')
-  before=$(restarts "$pod")
+  pick_echo_pod
+  pod=$POD
+  before=$(restarts "$pod") || fail "Could not read the restart count of pod $pod."
   port_forward_pod "$pod"
   get "http://127.0.0.1:$PF_PORT/alive?liveness=false" >/dev/null 2>&1 || true
   stop_port_forward
@@ -244,14 +256,15 @@ check_replace() {
   local nodes want pod node
   nodes=$("$KUBECTL" --context "$KUBE_CONTEXT" get nodes -o name | grep -c . || true)
   [ "$nodes" -eq 2 ] || fail "The cluster has $nodes nodes, not 2."
-  want=$(kc get deploy/echo -o jsonpath='{.spec.replicas}')
-  pod=$(echo_pods | awk '{print $1}')
-  node=$(kc get pod "$pod" -o jsonpath='{.spec.nodeName}')
+  want=$(kc get deploy/echo -o jsonpath='{.spec.replicas}') || fail "Could not read deploy/echo."
+  pick_echo_pod
+  pod=$POD
+  node=$(kc get pod "$pod" -o jsonpath='{.spec.nodeName}') || fail "Could not read pod $pod."
   kc delete pod "$pod" --wait=false >/dev/null || fail "Could not delete pod $pod."
   wait_for 60 "pod $pod going away" pod_gone "$pod"
   wait_for 90 "deploy/echo getting back to $want ready pods" ready_replicas_are "$want"
   passed "pod $pod on node $node was deleted, and deploy/echo has $want ready pods again."
-  kc get pods -l "$ECHO_LABEL" -o wide | sed 's/^/  /'
+  kc get pods -l "$ECHO_LABEL" -o wide | sed 's/^/  /' || true
 }
 
 finish() {
