@@ -236,7 +236,8 @@ check_rolling_update() {
   sleep 3
   kc rollout restart deploy/echo >/dev/null || fail "kubectl rollout restart deploy/echo failed."
   kc rollout status deploy/echo --timeout=180s >/dev/null || fail "The rolling update of echo did not finish in 180 s."
-  sleep 3
+  # Old pods may still drain for a while (shutdown delay, then drain). Keep the traffic on.
+  sleep 10
   stop_traffic
   local total failed
   total=$(grep -c . "$WORK/codes" || true)
