@@ -74,7 +74,7 @@ endef
 
 # Stop with a clear message when a container already runs or a port is taken.
 # $(1) container name, $(2) laptop port, $(3) make target that stops it,
-# $(4) the setting that picks the port, $(5) another port to suggest.
+# $(4) the setting that picks the port.
 define check_free
 	@if $(CONTAINER_ENGINE) container inspect $(1) >/dev/null 2>&1; then \
 		echo "✖ A container called $(1) already exists."; \
@@ -83,7 +83,7 @@ define check_free
 	fi; \
 	if (exec 3<>/dev/tcp/$(PUBLISH_ADDRESS)/$(2)) 2>/dev/null; then \
 		echo "✖ Port $(2) on your laptop is taken by another program."; \
-		echo "  Stop that program, or pick another port: make $@ $(4)=$(5)"; \
+		echo "  Stop that program, or pick another port: make $@ $(4)=$$(( $(2) + 1000 ))"; \
 		exit 1; \
 	fi
 endef
@@ -92,6 +92,15 @@ endef
 define ensure_network
 	@$(CONTAINER_ENGINE) network inspect $(CONTAINER_NETWORK) >/dev/null 2>&1 \
 		|| $(CONTAINER_ENGINE) network create $(CONTAINER_NETWORK) >/dev/null
+endef
+
+# Everything to check before a container starts; then create the network.
+# $(1) the app (echo or relay), $(2) its settings prefix (ECHO or RELAY).
+define prepare_run
+	$(check_engine)
+	$(call check_image,$($(2)_IMAGE),build-$(1))
+	$(call check_free,$($(2)_CONTAINER),$($(2)_HOST_PORT),stop-$(1),$(2)_HOST_PORT)
+	$(ensure_network)
 endef
 
 # Stop a container; say so when it was not running. $(1) container, $(2) app name.
@@ -147,10 +156,7 @@ build-relay: $(PREBUILT_DEPS) ## Build the relay image (local-relay-server:0.1.0
 
 # ANCHOR: run-echo
 run-echo: ## Start echo in a container; it answers on http://localhost:8081
-	$(check_engine)
-	$(call check_image,$(ECHO_IMAGE),build-echo)
-	$(call check_free,$(ECHO_CONTAINER),$(ECHO_HOST_PORT),stop-echo,ECHO_HOST_PORT,9081)
-	$(ensure_network)
+	$(call prepare_run,echo,ECHO)
 	$(CONTAINER_ENGINE) run -d --rm --read-only \
 		--name $(ECHO_CONTAINER) --network $(CONTAINER_NETWORK) \
 		-p $(PUBLISH_ADDRESS):$(ECHO_HOST_PORT):8080 \
@@ -167,12 +173,9 @@ stop-echo: ## Stop the echo container
 # ANCHOR_END: stop-echo
 
 run-relay: ## Start relay in a container; it answers on http://localhost:8082
-	$(check_engine)
-	$(call check_image,$(RELAY_IMAGE),build-relay)
-	$(call check_free,$(RELAY_CONTAINER),$(RELAY_HOST_PORT),stop-relay,RELAY_HOST_PORT,9082)
+	$(call prepare_run,relay,RELAY)
 	@$(CONTAINER_ENGINE) container inspect $(ECHO_CONTAINER) >/dev/null 2>&1 \
 		|| echo "  Note: echo is not running. Start it with make run-echo, or relay has nobody to call."
-	$(ensure_network)
 	$(CONTAINER_ENGINE) run -d --rm --read-only \
 		--name $(RELAY_CONTAINER) --network $(CONTAINER_NETWORK) \
 		-p $(PUBLISH_ADDRESS):$(RELAY_HOST_PORT):8080 \
