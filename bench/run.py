@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -417,16 +418,19 @@ class Bench:
         env = {**os.environ, "CARGO_TARGET_DIR": str(self.tmp / "cold-target"),
                "RUSTFLAGS": "-C target-feature=+crt-static", "RUSTC_WRAPPER": ""}
         load_before = os.getloadavg()
+        usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(cmd, cwd=REPO, env=env)
         seconds = time.perf_counter() - t0
+        usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
         if done.returncode != 0:
             raise BenchError("The cold build failed. Read the lines above.")
-        self.result["cold_build"] = {"seconds": seconds, "command": " ".join(cmd),
+        self.result["cold_build"] = {"seconds": seconds, "cpu_seconds": cpu, "command": " ".join(cmd),
                                      "rustflags": env["RUSTFLAGS"], "jobs": os.cpu_count(),
                                      "load_average_before": load_before,
                                      "note": "crates were fetched before the clock started"}
-        self.done(f"{seconds:.1f} s")
+        self.done(f"{seconds:.1f} s ({cpu:.0f} s of CPU time)")
 
     def run(self) -> dict:
         a = self.args
@@ -558,7 +562,9 @@ def table(r: dict) -> str:
     lines.append("Binary size (stripped): "
                  + ", ".join(f"{n} {v['stripped_bytes'] / MB:.2f} MB" for n, v in r["binaries"].items()))
     if "cold_build" in r:
-        lines.append(f"Cold release build of both apps: {r['cold_build']['seconds']:.1f} s")
+        cold = r["cold_build"]
+        lines.append(f"Cold release build of both apps: {cold['seconds']:.1f} s. "
+                     f"It used {cold['cpu_seconds']:.0f} s of CPU time on {cold['jobs']} CPUs.")
     else:
         lines.append("Cold release build of both apps: skipped (run make bench COLD_BUILD=1 to measure it)")
     lines.append(f"TIME_WAIT sockets after the relay run: {s['relay']['time_wait_to_echo']} to echo's port, "
