@@ -53,6 +53,16 @@ mk() {
 
 # --- tools -----------------------------------------------------------------------
 
+# http_get CURL-ARGS...: print the answer's body; succeed only on status 200.
+# (Older curl lacks --fail-with-body, so read the status by hand.)
+http_get() {
+  local out
+  local code=0
+  out=$(curl -sS --max-time 5 -w '\n%{http_code}' "$@") || code=$?
+  printf '%s\n' "${out%$'\n'*}"
+  [ "$code" -eq 0 ] && [ "${out##*$'\n'}" = 200 ]
+}
+
 has() { command -v "$1" >/dev/null 2>&1; }
 
 # The first container engine that answers: $CONTAINER_ENGINE, then docker, then podman.
@@ -194,7 +204,7 @@ local_demo() {
   local url="http://127.0.0.1:$relay_port/relay"
   say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' $url"
   local reply
-  reply=$(curl -sS --fail-with-body --max-time 5 --get --data-urlencode "message=$DEMO_MESSAGE" "$url") ||
+  reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "$url") ||
     fail "relay did not answer 200. It said: $reply"
   say "  The reply:"
   printf '%s\n' "$reply" | sed 's/^/    | /'
@@ -285,8 +295,7 @@ cluster_demo() {
   say "  kubectl forwards port $port on this machine to svc/relay."
   say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' http://127.0.0.1:$port/relay"
   for i in 1 2 3 4 5; do
-    if reply=$(curl -sS --fail-with-body --max-time 5 --get --data-urlencode "message=$DEMO_MESSAGE" \
-      "http://127.0.0.1:$port/relay"); then
+    if reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "http://127.0.0.1:$port/relay"); then
       break
     fi
     sleep 1

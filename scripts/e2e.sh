@@ -70,8 +70,8 @@ wait_for() {
   fail "$what did not happen within $seconds s."
 }
 
-# get URL: print the body of a 200 answer, or fail.
-get() { curl -sS --fail-with-body --max-time 5 "$@"; }
+# get CURL-ARGS...: print the body; succeed only on status 200 (http_get from demo.sh).
+get() { http_get "$@"; }
 
 echo_pods() { kc get pods -l "$ECHO_LABEL" --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'; }
 
