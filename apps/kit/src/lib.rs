@@ -38,6 +38,10 @@
 //! Answers of the kit's paths: `/ready` gives `200 ready\n` or `503 not ready\n`,
 //! `/alive` gives `200 alive\n` or `503 not alive\n` (bodies end with a line break).
 //! Every answer carries the `X-Pod-*` identity headers that are set.
+//!
+//! The server runs one worker thread per CPU. `KIT_THREADS=N` overrides that, for benchmarks.
+//! Idle keep-alive connections close after the header read timeout (5 s), so a client's
+//! connection pool should drop idle connections sooner.
 
 use std::future::Future;
 use std::process::ExitCode;
