@@ -26,8 +26,10 @@ ENGINE_NAME    := $(notdir $(CONTAINER_ENGINE))
 # podman keeps HEALTHCHECK only in the docker image format.
 FORMAT_FLAG    := $(if $(filter podman,$(ENGINE_NAME)),--format docker)
 PLATFORM_FLAG  := $(if $(PLATFORM),--platform $(PLATFORM))
-BUILDER_FLAG   := $(if $(filter 1 yes true,$(PREBUILT)),--build-arg BUILDER=prebuilt)
-PREBUILT_DEPS  := $(if $(filter 1 yes true,$(PREBUILT)),build-static)
+IS_PREBUILT    := $(filter 1 yes true,$(PREBUILT))
+# Always name the stage: podman 4 skips the builder stage when BUILDER keeps its default.
+BUILDER_FLAG   := --build-arg BUILDER=$(if $(IS_PREBUILT),prebuilt,builder)
+PREBUILT_DEPS  := $(if $(IS_PREBUILT),build-static)
 APP_BUILD_ARGS := $(FORMAT_FLAG) $(PLATFORM_FLAG) $(BUILDER_FLAG) \
 	--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 	-f $(IMAGE_DOCKERFILE)
@@ -56,7 +58,7 @@ endef
 # PREBUILT=1 packs the programs compiled for this computer, so it cannot build for another one.
 HOST_PLATFORM := linux/$(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 define check_prebuilt_platform
-	@if [ -n "$(BUILDER_FLAG)" ] && [ -n "$(PLATFORM)" ] && [ "$(PLATFORM)" != "$(HOST_PLATFORM)" ]; then \
+	@if [ -n "$(IS_PREBUILT)" ] && [ -n "$(PLATFORM)" ] && [ "$(PLATFORM)" != "$(HOST_PLATFORM)" ]; then \
 		echo "✖ PREBUILT=1 packs programs built for $(HOST_PLATFORM), not for $(PLATFORM)."; \
 		echo "  Leave out PREBUILT=1 to compile for $(PLATFORM) inside the image build."; \
 		exit 1; \

@@ -158,6 +158,7 @@ def test_platform_setting_reaches_the_build(repo):
     result = make(repo, "-n", "build-echo", CONTAINER_ENGINE="docker", PLATFORM="linux/arm64")
     assert "--platform linux/arm64" in result.stdout
     assert "--build-arg APP=echo" in result.stdout
+    assert "--build-arg BUILDER=builder" in result.stdout, "podman 4 needs the stage named"
     assert f"-t local-echo-server:{VERSION}" in result.stdout
 
 
