@@ -73,6 +73,17 @@ fn echo_reads_a_posted_form() {
         (413, "✖ The request body is larger than 64 KiB.\n".into())
     );
 
+    let head = raw(
+        server.port,
+        b"HEAD /echo?message=hi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let head = head.unwrap();
+    let full_length = format!("Echo host: {}\nMessage: hi\n", hostname())
+        .len()
+        .to_string();
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(head.header("content-length"), Some(full_length));
+
     let reply = raw(
         server.port,
         b"PUT /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
