@@ -104,6 +104,7 @@ def test_the_committed_example_is_a_real_ten_second_run():
     for path in examples:
         r = json.loads(path.read_text())
         assert r["load"]["seconds"] == 10
+        assert r["load"]["rounds"] == 5, "made by the current method: servers loaded in turns"
         assert path.name.startswith(f"example-{r['date_utc'][:10]}"), "the file name carries the run's date"
         assert {"nginx", "echo", "relay"} == set(r["servers"])
         assert "cold_build" in r, "the example should include the cold build time"
