@@ -165,6 +165,45 @@ fn probes_switch_off_and_on() {
 }
 
 #[test]
+fn a_pod_that_is_not_ready_closes_keep_alive_connections() {
+    let server = Server::start(&[]);
+    // One keep-alive request: read one answer, then see whether the server hung up.
+    let keep_alive = || {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream
+            .write_all(b"GET /echo?message=hi HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        let closed = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                Err(_) => break false, // still open after 2 s: the server kept the connection
+            }
+        };
+        (common::parse(&bytes).unwrap(), closed)
+    };
+
+    let (reply, closed) = keep_alive();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("connection"), None, "{}", reply.head);
+    assert!(!closed, "a ready server keeps the connection open");
+
+    assert_eq!(server.get("/ready?readiness=false").status, 503);
+    let (reply, closed) = keep_alive();
+    assert_eq!(reply.status, 200, "a pod that is not ready still answers");
+    assert_eq!(reply.header("connection").as_deref(), Some("close"));
+    assert!(
+        closed,
+        "a server that is not ready hangs up after the answer"
+    );
+}
+
+#[test]
 fn faults_are_injected_per_request_and_never_touch_probes() {
     let server = Server::start(&[]);
     let reply = server.get("/echo?message=oops&status=503");

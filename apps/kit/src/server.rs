@@ -130,8 +130,10 @@ async fn answer<A: App>(shared: &'static Shared<A>, req: Request) -> Result<Resp
     for (name, value) in ctx.identity.headers() {
         headers.insert(name, value.clone());
     }
-    if ctx.probes.is_shutting_down() {
-        // Ask keep-alive clients to reconnect: their next connection goes to another pod.
+    if !ctx.probes.is_ready() {
+        // Not ready (switched off, or shutting down): ask keep-alive clients to reconnect.
+        // Kubernetes only steers new connections, so this is what moves a client's
+        // pooled connection (the relay's, say) to a pod that is ready.
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     let status = response.status().as_u16();
