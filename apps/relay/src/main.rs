@@ -118,12 +118,6 @@ fn describe(
 }
 
 fn main() -> std::process::ExitCode {
-    // The relay mostly waits for echo. On one thread a call never hops between threads:
-    // measured, that costs 45 µs of CPU per request instead of 59 µs on two.
-    // KIT_THREADS=N still chooses N threads.
-    if std::env::var_os("KIT_THREADS").is_none() {
-        std::env::set_var("KIT_THREADS", "1");
-    }
     let cli = Cli::parse();
     let args = cli.relay;
     let client = client::EchoClient::new(args.call_timeout, args.max_reply_bytes as usize);
