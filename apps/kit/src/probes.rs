@@ -68,10 +68,6 @@ impl Probes {
     pub fn start_shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
     }
-
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Relaxed)
-    }
 }
 
 impl Default for Probes {
