@@ -21,7 +21,10 @@ LESSONS = [
     ("11-probes", "11. Probes"),
     ("12-rolling-updates", "12. Rolling updates and graceful shutdown"),
     ("13-node", "13. The node"),
-    ("14-clean-up", "14. Clean up and next steps"),
+    ("14-logs", "14. Logs and debugging"),
+    ("15-configuration", "15. Configuration"),
+    ("16-access", "16. Who may do what"),
+    ("17-clean-up", "17. Clean up and next steps"),
 ]
 SUMMARY_LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
 
@@ -48,7 +51,7 @@ def test_summary_lists_every_lesson_in_order() -> None:
     expected = [(title, f"{folder}/README.md") for folder, title in LESSONS]
     lessons = [e for e in entries if re.match(r"\d\d-", e[1])]
     assert lessons == expected, (
-        "✖ lessons/SUMMARY.md must list the 14 lessons in order, with these titles:\n"
+        "✖ lessons/SUMMARY.md must list the 17 lessons in order, with these titles:\n"
         + "\n".join(f"  [{t}]({p})" for t, p in expected))
     assert entries[0] == ("Start here", "README.md"), "✖ the book starts with lessons/README.md"
     assert entries[-1] == ("Glossary", "glossary.md"), "✖ the book ends with the glossary"

@@ -17,7 +17,7 @@ def test_every_page_follows_the_style_rules() -> None:
 
 
 def test_there_are_fourteen_lessons() -> None:
-    assert len(lesson_pages(REPO)) == 14, [str(p) for p in lesson_pages(REPO)]
+    assert len(lesson_pages(REPO)) == 17, [str(p) for p in lesson_pages(REPO)]
 
 
 GOOD_LESSON = """# 9. A lesson
