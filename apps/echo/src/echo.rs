@@ -14,8 +14,10 @@ use kit::Context;
 /// The longest `delay` we accept: 30 seconds.
 pub const MAX_DELAY_MS: u64 = 30_000;
 
-/// The echo app.
-pub struct Echo;
+/// The echo app. With a token file, `/echo` asks for the token (see [`crate::token`]).
+pub struct Echo {
+    pub token_file: Option<kit::setting_file::SettingFile>,
+}
 
 impl kit::App for Echo {
     const PATHS: &'static [&'static str] = &["/echo"];
@@ -23,7 +25,10 @@ impl kit::App for Echo {
 
     async fn handle(&self, req: Request, ctx: &Context) -> Response {
         match req.uri().path() {
-            "/echo" => echo(req, ctx).await,
+            "/echo" => match crate::token::refusal(self.token_file.as_ref(), req.headers()) {
+                None => echo(req, ctx).await,
+                Some(refused) => refused,
+            },
             path => kit::http::not_found(path, Self::HINT),
         }
     }

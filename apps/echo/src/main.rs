@@ -5,6 +5,7 @@
 //! which pod answered, and to try probes, restarts and faults.
 
 mod echo;
+mod token;
 
 use clap::Parser;
 
@@ -29,11 +30,22 @@ struct Cli {
     #[command(flatten)]
     common: kit::config::Common,
 
+    /// A file with a token. When it holds one, /echo answers only requests that send
+    /// "Authorization: Bearer <token>". Echo reads the file on each request.
+    #[arg(long, env = "TOKEN_FILE", value_name = "PATH")]
+    token_file: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Option<kit::config::Command>,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    kit::run(kit::app_info!(), cli.common, cli.command, echo::Echo)
+    let token_file = cli.token_file.map(kit::setting_file::SettingFile::new);
+    kit::run(
+        kit::app_info!(),
+        cli.common,
+        cli.command,
+        echo::Echo { token_file },
+    )
 }

@@ -55,6 +55,7 @@ pub mod logging;
 pub mod metrics;
 pub mod probes;
 pub mod server;
+pub mod setting_file;
 pub mod shutdown;
 
 pub use hyper;

@@ -139,10 +139,17 @@ impl EchoClient {
     }
 
     /// Calls `GET http://TARGET/echo?message=...` and reads the reply, all within the deadline.
-    pub async fn echo(&self, target: &Target, params: &[(&str, &str)]) -> Result<Reply, CallError> {
+    /// With a token, the call sends `Authorization: Bearer <token>` (see [`crate::files`]).
+    pub async fn echo(
+        &self,
+        target: &Target,
+        params: &[(&str, &str)],
+        token: Option<&str>,
+    ) -> Result<Reply, CallError> {
         let max = self.max_reply_bytes;
         let call = async {
-            let request = Request::get(echo_uri(target, params)).body(Empty::new());
+            let request = crate::files::bearer(Request::get(echo_uri(target, params)), token)
+                .body(Empty::new());
             let request = request.map_err(|e| CallError::Other(e.to_string()))?;
             let response = self
                 .http

@@ -5,6 +5,7 @@
 //! how one pod finds another: by Service name, by full DNS name, by pod IP.
 
 mod client;
+mod files;
 mod relay;
 mod target;
 
@@ -65,6 +66,16 @@ struct RelayArgs {
     #[arg(long, env = "MAX_REPLY_BYTES", default_value_t = 65536,
           value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
     max_reply_bytes: u32,
+
+    /// A file with a token. When it holds one, every call to echo sends
+    /// "Authorization: Bearer <token>". The relay reads the file on each call.
+    #[arg(long, env = "TOKEN_FILE", value_name = "PATH")]
+    token_file: Option<std::path::PathBuf>,
+
+    /// A file with one line of text. The relay reads it on each request and
+    /// sends it back in the header x-relay-note.
+    #[arg(long, env = "NOTE_FILE", value_name = "PATH")]
+    note_file: Option<std::path::PathBuf>,
 }
 
 /// The allow-list. A newtype, so clap reads it as one value.
@@ -134,6 +145,10 @@ fn main() -> std::process::ExitCode {
             describe(&default, &allowed, args.call_timeout, args.max_reply_bytes)
         );
     }
-    let app = relay::Relay::new(client, default, allowed);
+    let mut app = relay::Relay::new(client, default, allowed);
+    app.files = files::Files {
+        token: args.token_file.map(kit::setting_file::SettingFile::new),
+        note: args.note_file.map(kit::setting_file::SettingFile::new),
+    };
     kit::run(kit::app_info!(), cli.common, cli.command, app)
 }

@@ -35,6 +35,8 @@ pub struct Relay {
     /// `None` means any target is allowed.
     pub allowed: Option<Vec<Target>>,
     pub calls: CounterFamily,
+    /// The token and note files, read on each request.
+    pub files: crate::files::Files,
 }
 
 impl Relay {
@@ -54,6 +56,7 @@ impl Relay {
             default_target,
             allowed,
             calls,
+            files: crate::files::Files::default(),
         }
     }
 }
@@ -64,7 +67,13 @@ impl kit::App for Relay {
 
     async fn handle(&self, req: Request, ctx: &Context) -> Response {
         match (req.uri().path(), req.method()) {
-            ("/relay", &Method::GET | &Method::HEAD) => self.relay(req.uri().query(), ctx).await,
+            ("/relay", &Method::GET | &Method::HEAD) => {
+                let mut answer = self.relay(req.uri().query(), ctx).await;
+                if let Some(note) = self.files.note() {
+                    answer.headers_mut().insert(crate::files::NOTE_HEADER, note);
+                }
+                answer
+            }
             ("/relay", _) => method_not_allowed("GET, HEAD"),
             (path, _) => not_found(path, Self::HINT),
         }
@@ -124,7 +133,8 @@ impl Relay {
             params.extend(query_value(query, key).map(|value| (key, value)));
         }
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-        let result = self.client.echo(target, &params).await;
+        let token = self.files.token();
+        let result = self.client.echo(target, &params, token.as_deref()).await;
         self.calls.inc(match &result {
             Ok(reply) if reply.status.is_success() => "ok",
             Ok(_) => "bad_status",
