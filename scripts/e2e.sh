@@ -288,4 +288,6 @@ check_readiness
 check_liveness
 check_rolling_update
 check_replace
+source scripts/e2e-lessons.sh # lessons 14-16: logs, configuration, who may do what
+check_lessons
 finish
