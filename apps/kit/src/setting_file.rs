@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn secrets_compare_exactly() {
         assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abz"));
         assert!(!same_secret("abc", "abcd"));
         assert!(!same_secret("", "a"));
     }
