@@ -54,6 +54,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
         Ok(options) => options,
         Err(reason) => return text(StatusCode::BAD_REQUEST, format!("✖ {reason}\n")),
     };
+    // ANCHOR: echo_answer
     if !options.delay.is_zero() {
         tokio::time::sleep(options.delay).await;
     }
@@ -66,6 +67,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
         options.status,
         body_text(&ctx.identity.hostname, &options.message),
     )
+    // ANCHOR_END: echo_answer
 }
 
 /// The contract, byte for byte: `Echo host: <hostname>\nMessage: <message>\n`.
