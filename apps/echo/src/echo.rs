@@ -54,10 +54,10 @@ async fn echo(req: Request, ctx: &Context) -> Response {
         Ok(options) => options,
         Err(reason) => return text(StatusCode::BAD_REQUEST, format!("✖ {reason}\n")),
     };
-    // ANCHOR: echo_answer
     if !options.delay.is_zero() {
         tokio::time::sleep(options.delay).await;
     }
+    // ANCHOR: echo_answer
     if options.json {
         let mut fields = ctx.identity.json_fields();
         fields.insert("message".into(), options.message.into());
