@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)((?:,[\w+-]*)*)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+(.*)$")
 MDBOOK_DIRECTIVE = re.compile(r"\{\{#[a-z_]+[^}]*\}\}")
@@ -28,7 +28,8 @@ class Block:
     lang: str = ""  # code blocks: the fence's language
     level: int = 0  # headings: 1 for #, 2 for ##
     number: str = ""  # list items: "1." or "-"
-    indent: int = 0  # list items: spaces before the marker
+    indent: int = 0  # spaces before the first line (list items: before the marker)
+    tags: tuple[str, ...] = ()  # code blocks: the words after the language ("bash,tools")
 
     @property
     def text(self) -> str:
@@ -71,7 +72,9 @@ def read_blocks(text: str) -> list[Block]:
         if m:
             close()
             fence = m.group(2)
-            current = Block("code", no, [], lang=m.group(3).lower())
+            tags = tuple(t for t in m.group(4).lower().split(",") if t)
+            current = Block("code", no, [], lang=m.group(3).lower(), indent=len(m.group(1)),
+                            tags=tags)
             # an empty code block still counts as a block
             blocks.append(current)
             continue
@@ -80,7 +83,7 @@ def read_blocks(text: str) -> list[Block]:
             continue
         if MDBOOK_DIRECTIVE.fullmatch(line.strip()):
             close()
-            blocks.append(Block("include", no, [line.strip()]))
+            blocks.append(Block("include", no, [line.strip()], indent=len(line) - len(line.lstrip())))
             continue
         m = HEADING.match(line)
         if m:
@@ -90,13 +93,13 @@ def read_blocks(text: str) -> list[Block]:
         if line.lstrip().startswith("|"):
             if current is None or current.kind != "table":
                 close()
-                current = Block("table", no)
+                current = Block("table", no, indent=len(line) - len(line.lstrip()))
             current.lines.append(line.strip())
             continue
         if line.lstrip().startswith(">"):
             if current is None or current.kind != "quote":
                 close()
-                current = Block("quote", no)
+                current = Block("quote", no, indent=len(line) - len(line.lstrip()))
             current.lines.append(line.lstrip()[1:].strip())
             continue
         m = LIST_ITEM.match(line)
@@ -108,7 +111,7 @@ def read_blocks(text: str) -> list[Block]:
             current.lines.append(line.strip())
             continue
         close()
-        current = Block("para", no, [line.strip()])
+        current = Block("para", no, [line.strip()], indent=len(line) - len(line.lstrip()))
     if fence is None:
         close()
     # A code block that never closed still ends the page.

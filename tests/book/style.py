@@ -19,7 +19,27 @@ from mdblocks import Block, page_files, read_blocks, strip_inline  # noqa: E402
 MAX_WORDS = 20  # rule 1
 MAX_SENTENCES = 3  # rule 2
 MAX_STEPS = 7  # rule 12
-LESSON_SECTIONS = ["Goal", "You have", "Steps", "Check", "What happened", "Clean up"]
+LESSON_SECTIONS = ["Goal", "New words", "You have", "Steps", "Check", "What happened",
+                   "You did it", "Clean up"]
+LESSON_COUNT = 17  # the "Lesson N of 17" line under each title
+MAX_TYPED = 60  # rule 13c: characters in a line the reader types, or reads as output
+# Rule 13b: where a code block runs, as a word after its language ("bash,tools").
+WHERE_LABELS = {"laptop": "Laptop", "tools": "Tools shell", "terminal-2": "Terminal 2",
+                "output": "Output", "file": "File"}
+TYPED_LABELS = {"laptop", "tools", "terminal-2", "output"}
+MARKER = "# ↑ look here"  # rule 13: the marker stands alone on the line under the one it marks
+META_LINE = re.compile(r"\*\*Lesson (\d+) of (\d+)\*\* · about (\d+) minutes")
+# Rule 6 and the issue on words: no "we", no idioms, no words that age.
+BANNED_WORDS = [
+    (re.compile(r"\b(we|we're|we've|we'll|us|our|ours|let's)\b", re.IGNORECASE),
+     'speak to the reader ("you") or name who does it; do not write "we"'),
+    (re.compile(r"\b(currently|newer|newest|nowadays|recently)\b", re.IGNORECASE),
+     "a word that ages: say the version, or leave it out"),
+    (re.compile(r"\b(front door|in flight|in one go|stand behind|under the hood|out of the box|"
+                r"on the fly|behind the scenes|at a glance|keep an eye|piece of cake|"
+                r"rule of thumb|on the same page|under way)\b", re.IGNORECASE),
+     "an idiom: say it in plain words"),
+]
 
 # Words in capitals that are fine: acronyms the course spells out, or names of signals,
 # fields and statuses. Add a word here only with a reason, and define it in the glossary
@@ -110,6 +130,33 @@ def check_words(block: Block, path: str, allowed_caps: set[str]) -> list[Finding
                                "or spell it out and add it to ACRONYMS in tests/book/style.py"))
         if K8S.search(prose):
             out.append(Finding(path, line_no, 'write "Kubernetes", not "k8s"'))
+        for pattern, advice in BANNED_WORDS:
+            m = pattern.search(prose)
+            if m:
+                out.append(Finding(path, line_no, f'"{m.group(0)}": {advice}'))
+    return out
+
+
+def check_code_block(block: Block, path: str, book: bool = True) -> list[Finding]:
+    """Rules 13, 13b and 13c: a label says where the block runs; lines fit; markers stand alone."""
+    out: list[Finding] = []
+    labels = [t for t in block.tags if t in WHERE_LABELS]
+    if len(labels) != 1 and book:
+        out.append(Finding(path, block.line,
+                           "a code block says where it runs: put one label after its language, "
+                           f"like ```{block.lang or 'text'},tools (labels: {', '.join(WHERE_LABELS)})"))
+    for offset, raw in enumerate(block.lines):
+        line_no = block.line + 1 + offset
+        text = raw[block.indent:] if raw[:block.indent].strip() == "" else raw.strip()
+        if "look here" in text and text.strip() != MARKER:
+            out.append(Finding(path, line_no,
+                               f'the marker stands alone on the line under the one it marks: "{MARKER}"'))
+        typed = labels[0] in TYPED_LABELS if labels else (not book and block.lang in ("bash", "sh", "text"))
+        if typed and len(text.rstrip()) > MAX_TYPED:
+            out.append(Finding(path, line_no,
+                               f"this line has {len(text.rstrip())} characters, the limit is {MAX_TYPED}: "
+                               "break a command with \\ and one option per line, "
+                               "or shorten the output with ..."))
     return out
 
 
@@ -176,6 +223,59 @@ def check_lesson_shape(blocks: list[Block], path: str) -> list[Finding]:
     goal = [b for b in parts.get("Goal", []) if b.kind != "heading"]
     if "Goal" in parts and (len(goal) != 1 or len(goal[0].lines) != 1):
         out.append(Finding(path, goal[0].line if goal else 1, "the Goal is one line"))
+    out += check_steps_flow(parts.get("Steps", []), path)
+    out += check_meta_line(blocks, h1, path)
+    words = parts.get("New words", [])
+    if "New words" in parts and (not words or any(
+            b.kind != "item" or not NEW_WORD.match(b.lines[0]) for b in words)):
+        out.append(Finding(path, words[0].line if words else 1,
+                           "New words is a list: each item is [Term](../glossary.md#anchor): "
+                           "its short meaning"))
+    did = [b for b in parts.get("You did it", []) if b.kind == "item"]
+    if "You did it" in parts and not 2 <= len(did) <= 4:
+        out.append(Finding(path, did[0].line if did else 1,
+                           f"You did it lists 2 to 4 things the reader can now do; it has {len(did)}"))
+    return out
+
+
+NEW_WORD = re.compile(r"\[[^\]]+\]\((?:\.\./)?glossary\.md#[\w-]+\):\s+\S")
+
+
+def check_meta_line(blocks: list[Block], h1: list[Block], path: str) -> list[Finding]:
+    """Rule 12 and issue 9: "Lesson 8 of 17 · about 20 minutes" right under the title."""
+    if not h1:
+        return []
+    after = blocks.index(h1[0]) + 1
+    nxt = blocks[after] if after < len(blocks) else None
+    m = META_LINE.fullmatch(nxt.text.strip()) if nxt is not None and nxt.kind == "para" else None
+    number = re.match(r"(\d+)\.", h1[0].text)
+    if m is None or number is None or int(m.group(1)) != int(number.group(1)) \
+            or int(m.group(2)) != LESSON_COUNT:
+        want = number.group(1) if number else "N"
+        return [Finding(path, h1[0].line + 1,
+                        f'under the title comes the line "**Lesson {want} of {LESSON_COUNT}** · '
+                        'about M minutes"')]
+    return []
+
+
+def check_steps_flow(steps_blocks: list[Block], path: str) -> list[Finding]:
+    """Rule 13a: what belongs to a step is indented inside it, so the numbered list never restarts."""
+    items = [b for b in steps_blocks if b.kind == "item" and b.number[0].isdigit()]
+    if not items:
+        return []
+    top = min(i.indent for i in items)
+    steps = [i for i in items if i.indent == top]
+    out: list[Finding] = []
+    numbers = [int(re.match(r"\d+", s.number).group(0)) for s in steps]
+    if numbers != list(range(1, len(steps) + 1)):
+        out.append(Finding(path, steps[0].line,
+                           f"the steps are numbered {numbers}: number them 1, 2, 3 ... in one list"))
+    first, last = steps_blocks.index(steps[0]), steps_blocks.index(steps[-1])
+    for block in steps_blocks[first:last]:
+        if block.kind != "item" and block.indent <= top:
+            out.append(Finding(path, block.line,
+                               "this sits between two steps and ends the numbered list: "
+                               "indent it inside the step above (three spaces)"))
     return out
 
 
@@ -206,10 +306,15 @@ def check_diagrams(blocks: list[Block], path: str, lesson: bool) -> list[Finding
     return out
 
 
-def lint_text(text: str, path: str, *, lesson: bool, allowed_caps: set[str]) -> list[Finding]:
+def lint_text(text: str, path: str, *, lesson: bool, allowed_caps: set[str],
+              book: bool = True) -> list[Finding]:
+    """Every rule for one page. book=False for pages outside the book (README.md on GitHub),
+    where a code block cannot show a label."""
     blocks = read_blocks(text)
     out: list[Finding] = []
     for block in blocks:
+        if block.kind == "code" and not is_diagram(block):
+            out += check_code_block(block, path, book)
         if block.kind in ("code", "include"):
             continue
         out += check_words(block, path, allowed_caps)
@@ -231,7 +336,8 @@ def lint_files(files: list[Path], root: Path) -> list[Finding]:
     out: list[Finding] = []
     for f, text in texts.items():
         name = str(f.relative_to(root)) if f.is_relative_to(root) else str(f)
-        out += lint_text(text, name, lesson=is_lesson(f), allowed_caps=allowed)
+        out += lint_text(text, name, lesson=is_lesson(f), allowed_caps=allowed,
+                         book="lessons" in f.relative_to(root).parts[:1] if f.is_relative_to(root) else True)
     return out
 
 

@@ -16,15 +16,21 @@ def test_every_page_follows_the_style_rules() -> None:
     fail_with(f"{len(findings)} places break the style rules (file:line: what to change):", findings)
 
 
-def test_there_are_fourteen_lessons() -> None:
+def test_there_are_seventeen_lessons() -> None:
     assert len(lesson_pages(REPO)) == 17, [str(p) for p in lesson_pages(REPO)]
 
 
 GOOD_LESSON = """# 9. A lesson
 
+**Lesson 9 of 17** · about 10 minutes
+
 ## Goal
 
 Learn one thing.
+
+## New words
+
+- [make](../glossary.md#make): a program that runs named recipes.
 
 ## You have
 
@@ -34,11 +40,16 @@ Learn one thing.
 
 1. Run this command.
 
-   ```bash
+   ```bash,tools
    make help
    ```
 
 2. Read the output.
+
+   ```text,output
+   Usage: make <target>
+   # ↑ look here
+   ```
 
 ## Check
 
@@ -51,6 +62,11 @@ you ──▶ make
 ```
 
 In words: you ran make, and make printed its targets.
+
+## You did it
+
+- You can list the make targets.
+- You can read what make prints.
 
 ## Clean up
 
@@ -74,7 +90,14 @@ def test_a_good_lesson_passes() -> None:
     ("This is *very* important.", "italic text"),
     ("This is _very_ important.", "italic text"),
     ("Do NOT skip this step.", '"NOT" is in capitals'),
-    ("We run k8s on a laptop.", 'not "k8s"'),
+    ("You run k8s on a laptop.", 'not "k8s"'),
+    ("We run it on a laptop.", 'do not write "we"'),
+    ("It is currently the default.", "a word that ages"),
+    ("Requests in flight finish.", "an idiom"),
+    ("Run this:\n\n```bash\nmake help\n```", "says where it runs"),
+    ("```bash,tools\nkubectl --context kind-kube-course get pods --namespace my-space -o wide\n```",
+     "characters, the limit is 60"),
+    ("```text,output\necho   1/1   Running   # <- look here\n```", "stands alone"),
 ])
 def test_each_rule_can_fail(text: str, expected: str) -> None:
     messages = lint(text, lesson=False)
@@ -84,7 +107,7 @@ def test_each_rule_can_fail(text: str, expected: str) -> None:
 def test_code_links_and_bold_are_not_prose() -> None:
     text = ("Run `kubectl --context kind-kube-course get pods -n my-space -o wide --show-labels` "
             "and read **DNS** at [the site](https://k8s.io/docs/very_long_path_name/).\n\n"
-            "```bash\nTHIS IS CODE and k8s and *stars* is fine here\n```\n\n"
+            "```bash,tools\nTHIS IS CODE and k8s and *stars* is fine, we\n```\n\n"
             "{{#include ../../make/images.mk:run-echo}}\n")
     assert lint(text, lesson=False) == []
 
@@ -107,6 +130,18 @@ def test_lesson_shape_can_fail() -> None:
     many = GOOD_LESSON.replace("2. Read the output.", "\n".join(f"{n}. Step {n}." for n in range(2, 10)))
     assert any("9 numbered steps, the limit is 7" in m for m in lint(many))
     assert any("one title" in m for m in lint(GOOD_LESSON.replace("# 9. A lesson", "# A lesson")))
+    assert any("Lesson 9 of 17" in m for m in lint(GOOD_LESSON.replace("Lesson 9 of", "Lesson 8 of")))
+    assert any("New words is a list" in m
+               for m in lint(GOOD_LESSON.replace("- [make](../glossary.md#make):", "- make:")))
+    assert any("You did it lists 2 to 4" in m
+               for m in lint(GOOD_LESSON.replace("- You can read what make prints.\n", "")))
+
+
+def test_a_step_list_must_not_restart() -> None:
+    broken = GOOD_LESSON.replace("   ```bash,tools\n   make help\n   ```", "```bash,tools\nmake help\n```")
+    assert any("ends the numbered list" in m for m in lint(broken)), lint(broken)
+    renumbered = GOOD_LESSON.replace("2. Read the output.", "1. Read the output.")
+    assert any("numbered [1, 1]" in m for m in lint(renumbered))
 
 
 def test_a_diagram_needs_words_under_it() -> None:

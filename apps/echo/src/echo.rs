@@ -62,6 +62,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
     if !options.delay.is_zero() {
         tokio::time::sleep(options.delay).await;
     }
+    // ANCHOR: echo_answer
     if options.json {
         let mut fields = ctx.identity.json_fields();
         fields.insert("message".into(), options.message.into());
@@ -71,6 +72,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
         options.status,
         body_text(&ctx.identity.hostname, &options.message),
     )
+    // ANCHOR_END: echo_answer
 }
 
 /// The contract, byte for byte: `Echo host: <hostname>\nMessage: <message>\n`.
