@@ -38,7 +38,7 @@ pub fn refusal(file: Option<&SettingFile>, headers: &HeaderMap) -> Option<Respon
 fn refuse(reason: &str) -> Response {
     text(
         StatusCode::UNAUTHORIZED,
-        format!("✖ {reason} Send it as: Authorization: Bearer <token>\n"),
+        format!("✖ {reason} Send: Authorization: Bearer <token>\n"),
     )
 }
 

@@ -29,7 +29,7 @@ fn with_a_token_file_echo_wants_the_token_and_sees_changes_without_a_restart() {
     assert_eq!(missing.status, 401);
     assert_eq!(
         missing.text(),
-        "✖ The token is missing. Send it as: Authorization: Bearer <token>\n"
+        "✖ The token is missing. Send: Authorization: Bearer <token>\n"
     );
     let wrong = get_with_auth(server.port, "/echo?message=hi", Some("Bearer second"));
     assert_eq!(wrong.status, 401);
