@@ -23,6 +23,13 @@ LESSONS_PASSED=0
 lk() { "$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" -n "$LESSONS_NAMESPACE" "$@"; }
 lk_default() { "$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" -n default "$@"; }
 lessons_say() { printf '%s\n' "$*"; }
+# contains -G|-E|-i PATTERN: read all of stdin, then grep it. (grep -q alone may stop reading
+# early, and the writer then fails with SIGPIPE under pipefail.)
+contains() {
+  local flag=$1 pattern=$2 all
+  all=$(cat)
+  grep -q "$flag" -e "$pattern" <<<"$all"
+}
 lessons_ok() {
   LESSONS_PASSED=$((LESSONS_PASSED + 1))
   lessons_say "  ✔ $*"
@@ -67,13 +74,13 @@ busybox_run() {
 restart_count() { lk get pod echo -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
 restarted_twice() { [ "$(restart_count)" -ge 2 ]; }
 echo_pod_ready() { lk wait --for=condition=Ready pod/echo --timeout=5s; }
-debug_saw_server() { lk logs echo -c e2e-debug | grep -q /usr/local/bin/server; }
+debug_saw_server() { lk logs echo -c e2e-debug | contains -G /usr/local/bin/server; }
 
 lesson14_logs_and_debugging() {
   lessons_say "Lesson 14: logs, a crash loop, kubectl debug and the kubelet journal"
   lk apply -f lessons/08-scheduler/pod.yaml >/dev/null || lessons_fail "Could not create pod/echo."
   lk wait --for=condition=Ready pod/echo --timeout=90s >/dev/null || lessons_fail "pod/echo did not get ready."
-  lk logs -l app.kubernetes.io/name=echo --prefix | grep -q '^\[pod/echo' ||
+  lk logs -l app.kubernetes.io/name=echo --prefix | contains -G '^\[pod/echo' ||
     lessons_fail "kubectl logs -l ... --prefix printed no [pod/...] prefix."
   lessons_ok "kubectl logs -l --prefix names the pod of each line."
 
@@ -87,9 +94,9 @@ lesson14_logs_and_debugging() {
   lessons_wait 60 "a second restart of pod/echo" restarted_twice
   [ "$(lk get pod echo -o jsonpath='{.status.containerStatuses[0].lastState.terminated.exitCode}')" = 3 ] ||
     lessons_fail "The last state of pod/echo does not show the exit code 3."
-  lk logs echo --previous | grep -q 'Crash requested: exiting with code 3.' ||
+  lk logs echo --previous | contains -G 'Crash requested: exiting with code 3.' ||
     lessons_fail "kubectl logs --previous lacks the line 'Crash requested: exiting with code 3.'"
-  lk describe pod echo | grep -Eq 'Exit Code: +3' || lessons_fail "kubectl describe lacks 'Exit Code: 3'."
+  lk describe pod echo | contains -E 'Exit Code: +3' || lessons_fail "kubectl describe lacks 'Exit Code: 3'."
   [ -n "$(lk get events --field-selector involvedObject.name=echo,reason=BackOff -o name)" ] ||
     lessons_fail "There is no BackOff event for pod/echo."
   lessons_ok "The crash loop shows in restartCount, exit code 3, logs --previous and a BackOff event."
@@ -115,17 +122,17 @@ lesson14_logs_and_debugging() {
 
 # --- lesson 15: configuration ---------------------------------------------------------------
 
-relay_note_is() { curl -si --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi" | grep -qi "^x-relay-note: $1"; }
+relay_note_is() { curl -si --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi" | contains -i "^x-relay-note: $1"; }
 echo_refuses_without_token() {
   busybox_run e2e-token-check 'wget -q -O - "http://echo.my-space:8080/echo?message=hi" 2>&1 || true' |
-    grep -q '401'
+    contains -G '401'
 }
-relay_gets_reply() { curl -s --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi" | grep -q '^Message: hi$'; }
+relay_gets_reply() { curl -s --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi" | contains -G '^Message: hi$'; }
 
 lesson15_configuration() {
   lessons_say "Lesson 15: a ConfigMap as variables and as a file, a Secret with a token"
   lk create configmap relay --dry-run=client -o yaml --from-literal=CALL_TIMEOUT=3s |
-    grep -q 'CALL_TIMEOUT: 3s' || lessons_fail "kubectl create configmap --dry-run printed no CALL_TIMEOUT."
+    contains -G 'CALL_TIMEOUT: 3s' || lessons_fail "kubectl create configmap --dry-run printed no CALL_TIMEOUT."
   lk apply -f lessons/15-configuration/relay-config.yaml >/dev/null || lessons_fail "Could not apply relay-config.yaml."
   lessons_wait 180 "the note of the ConfigMap in the x-relay-note header" \
     relay_note_is "Settings from the ConfigMap relay"
@@ -133,7 +140,7 @@ lesson15_configuration() {
 
   lk rollout restart deploy/relay >/dev/null || lessons_fail "kubectl rollout restart deploy/relay failed."
   lk rollout status deploy/relay --timeout=180s >/dev/null || lessons_fail "The restart of relay did not finish."
-  lk logs deploy/relay | grep -q 'Call timeout 3s' || lessons_fail "relay does not log 'Call timeout 3s' after the restart."
+  lk logs deploy/relay | contains -G 'Call timeout 3s' || lessons_fail "relay does not log 'Call timeout 3s' after the restart."
   lessons_ok "CALL_TIMEOUT from the ConfigMap counts after a rollout restart."
 
   local token
@@ -151,7 +158,7 @@ lesson15_configuration() {
 
 lesson16_access() {
   lessons_say "Lesson 16: whoami, can-i, a ServiceAccount that may only read pods, a 403"
-  "$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" auth whoami | grep -q 'kubeadm:cluster-admins' ||
+  "$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" auth whoami | contains -G 'kubeadm:cluster-admins' ||
     lessons_fail "kubectl auth whoami does not show the group kubeadm:cluster-admins."
   [ "$("$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" auth can-i delete nodes)" = yes ] ||
     lessons_fail "The admin may not delete nodes."
@@ -167,7 +174,7 @@ lesson16_access() {
   "$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" config view --raw --minify \
     -o jsonpath='{..certificate-authority-data}' | base64 -d >"$LESSONS_WORK/ca.crt"
   local call=(curl -s --cacert "$LESSONS_WORK/ca.crt" -H "Authorization: Bearer $token")
-  "${call[@]}" "$api/api/v1/namespaces/my-space/pods" | grep -q '"name": "echo-' ||
+  "${call[@]}" "$api/api/v1/namespaces/my-space/pods" | contains -G '"name": "echo-' ||
     lessons_fail "The token could not list the pods."
   local denied want
   denied=$("${call[@]}" "$api/api/v1/namespaces/my-space/secrets")
@@ -178,7 +185,7 @@ lesson16_access() {
   esac
   "${call[@]}" -H "Content-Type: application/json" \
     -d '{"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}' \
-    "$api/apis/authentication.k8s.io/v1/selfsubjectreviews" | grep -q "\"username\": \"$LESSONS_SA\"" ||
+    "$api/apis/authentication.k8s.io/v1/selfsubjectreviews" | contains -G "\"username\": \"$LESSONS_SA\"" ||
     lessons_fail "The SelfSubjectReview did not name $LESSONS_SA."
   lessons_ok "The token lists pods, gets the 403 message of the lesson for Secrets, and is $LESSONS_SA."
 
