@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 INDENTED_INCLUDE = re.compile(r"^([ \t]+)\{\{#include\s+([^}\s]+)\s*\}\}[ \t]*$", re.MULTILINE)
@@ -66,6 +65,19 @@ def expand(content: str, chapter_dir: Path) -> str:
     return INDENTED_INCLUDE.sub(one, content)
 
 
+def source_dir(root: Path) -> Path:
+    """The book's src folder, from book.toml ([book] src, "src" when not set)."""
+    text = (root / "book.toml").read_text(encoding="utf-8")
+    try:
+        import tomllib  # Python 3.11 and later
+        src = tomllib.loads(text).get("book", {}).get("src", "src")
+    except ImportError:
+        book = re.search(r"^\[book\]\s*$(.*?)(?=^\[|\Z)", text, re.MULTILINE | re.DOTALL)
+        found = re.search(r'^\s*src\s*=\s*"([^"]*)"', book.group(1), re.MULTILINE) if book else None
+        src = found.group(1) if found else "src"
+    return root / src
+
+
 def walk(items: list, src: Path) -> None:
     for item in items:
         chapter = item.get("Chapter") if isinstance(item, dict) else None
@@ -80,10 +92,7 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "supports":
         return 0
     context, book = json.load(sys.stdin)
-    root = Path(context["root"])
-    config = tomllib.loads((root / "book.toml").read_text(encoding="utf-8"))
-    src = root / config.get("book", {}).get("src", "src")
-    walk(book.get("items", book.get("sections", [])), src)
+    walk(book.get("items", book.get("sections", [])), source_dir(Path(context["root"])))
     json.dump(book, sys.stdout)
     return 0
 

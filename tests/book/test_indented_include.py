@@ -61,3 +61,14 @@ def test_a_step_with_a_folded_file_stays_one_list(tmp_path: Path) -> None:
 def test_the_book_uses_it() -> None:
     config = (REPO / "lessons" / "book.toml").read_text(encoding="utf-8")
     assert f"../scripts/{SCRIPT.name}" in config and 'before = ["links"]' in config
+
+
+def test_the_src_folder_is_read_without_tomllib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python before 3.11 has no tomllib: book.toml's [book] src is still found."""
+    (tmp_path / "book.toml").write_text('[book]\ntitle = "x"\nsrc = "pages"\n\n[build]\nsrc = "no"\n',
+                                        encoding="utf-8")
+    assert include.source_dir(tmp_path) == tmp_path / "pages"
+    monkeypatch.setitem(__import__("sys").modules, "tomllib", None)
+    assert include.source_dir(tmp_path) == tmp_path / "pages"
+    (tmp_path / "book.toml").write_text('[book]\ntitle = "x"\n', encoding="utf-8")
+    assert include.source_dir(tmp_path) == tmp_path / "src"
