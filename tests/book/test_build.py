@@ -86,3 +86,71 @@ def test_a_broken_include_is_reported(tmp_path: Path) -> None:
     (src / "page.md").write_text("# Page\n\n{{#include no-such-file.txt}}\n", encoding="utf-8")
     build = build_book(src, tmp_path / "out")
     assert problems(build.log), f"a missing include went unnoticed:\n{build.log}"
+
+
+STEP_PAGE = """# Page
+
+1. Step one.
+
+   ```text,file
+   {{#include f.txt}}
+   ```
+
+2. Step two.
+
+   <details>
+   <summary>The whole file</summary>
+
+   ```text,file
+   {{#include f.txt}}
+   ```
+
+   </details>
+
+3. Step three.
+"""
+
+
+def tiny_book(tmp_path: Path, with_preprocessor: bool) -> str:
+    """Build a one-page book whose steps include a file; return the page's HTML."""
+    src = tmp_path / ("with" if with_preprocessor else "without")
+    (src / "theme").mkdir(parents=True)
+    config = (REPO / "lessons" / "book.toml").read_text(encoding="utf-8")
+    keep = config[config.index("[preprocessor.mark-includes]"):] if with_preprocessor else ""
+    (src / "book.toml").write_text(f'[book]\ntitle = "t"\nsrc = "."\n\n{keep}', encoding="utf-8")
+    (src / "theme" / "indent-includes.sh").write_bytes(
+        (REPO / "lessons" / "theme" / "indent-includes.sh").read_bytes())
+    (src / "SUMMARY.md").write_text("# Summary\n\n- [Page](page.md)\n", encoding="utf-8")
+    (src / "page.md").write_text(STEP_PAGE, encoding="utf-8")
+    (src / "f.txt").write_text("line one\nline two\n\nline four\n", encoding="utf-8")
+    built = build_book(src, tmp_path / f"out-{src.name}")
+    assert built.returncode == 0, built.log
+    return (built.out / "page.html").read_text(encoding="utf-8")
+
+
+def main_of(html: str) -> str:
+    return html[html.index("<main>"):html.index("</main>")]
+
+
+def test_an_include_inside_a_step_keeps_the_list(tmp_path: Path) -> None:
+    page = main_of(tiny_book(tmp_path, with_preprocessor=True))
+    assert page.count("<ol") == 1 and page.count("<li>") == 3, page
+    assert page.count("line one\nline two\n\nline four") == 2, page
+    # Without theme/indent-includes.sh the list breaks after the first include.
+    broken = main_of(tiny_book(tmp_path, with_preprocessor=False))
+    assert broken.count("<ol") > 1, broken
+
+
+def test_steps_are_one_numbered_list_in_the_built_book(book_html: Path) -> None:
+    """Rule 13a, as the reader sees it: the Steps section is one <ol>, never restarted."""
+    wrong = []
+    for folder, _ in LESSONS:
+        html = (book_html / folder / "index.html").read_text(encoding="utf-8")
+        m = re.search(r'<h2 id="steps">.*?(?=<h2 )', html, re.DOTALL)
+        if m is None:
+            wrong.append(f"  {folder}: no Steps section")
+            continue
+        lists = re.findall(r"<ol( start=\"\d+\")?>", m.group(0))
+        if len(lists) != 1 or lists[0]:
+            wrong.append(f"  {folder}: the steps are {len(lists)} numbered lists")
+    assert not wrong, "✖ Steps must be one numbered list in the built book:\n" + "\n".join(wrong)

@@ -93,13 +93,23 @@ def prose(text: str) -> str:
                      if b.kind not in ("code", "include"))
 
 
+def without_longer_terms(words: str, heading: str, headings: list[str]) -> str:
+    """"Service discovery" is not a use of "Service": blank out longer terms that contain it."""
+    pattern = term_pattern(heading)
+    for longer in headings:
+        if longer != heading and len(longer) > len(heading) and pattern.search(longer):
+            words = term_pattern(longer).sub(" ", words)
+    return words
+
+
 def order_problems(pages: list[tuple[str, str]], headings: list[str]) -> list[str]:
     """Each term must be explained (listed in New words) at or before the page that first uses it."""
     texts = [(name, text, prose(text), set(new_words(text))) for name, text in pages]
     out = []
     for heading in headings:
         pattern, key = term_pattern(heading), anchor(heading)
-        used = next((i for i, (_, _, words, _) in enumerate(texts) if pattern.search(words)), None)
+        used = next((i for i, (_, _, words, _) in enumerate(texts)
+                     if pattern.search(without_longer_terms(words, heading, headings))), None)
         explained = next((i for i, (*_, listed) in enumerate(texts) if key in listed), None)
         if used is None:
             continue
@@ -134,4 +144,7 @@ def test_the_order_check_can_fail() -> None:
     in_code = [("one.md", "Run `pods` and:\n\n```text,output\npod\n```\n")]
     assert order_problems(in_code, ["Pod"]) == []
     assert term_pattern("iptables and nftables").search("nftables")
+    longer = [("one.md", "Service discovery finds programs.\n")]
+    assert order_problems(longer, ["Service", "Service discovery"]) == [
+        order_problems(longer, ["Service discovery"])[0]]
     assert anchor("iptables and nftables") == "iptables-and-nftables" and anchor("Add-on") == "add-on"

@@ -57,6 +57,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
     if !options.delay.is_zero() {
         tokio::time::sleep(options.delay).await;
     }
+    // ANCHOR: echo_answer
     if options.json {
         let mut fields = ctx.identity.json_fields();
         fields.insert("message".into(), options.message.into());
@@ -66,6 +67,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
         options.status,
         body_text(&ctx.identity.hostname, &options.message),
     )
+    // ANCHOR_END: echo_answer
 }
 
 /// The contract, byte for byte: `Echo host: <hostname>\nMessage: <message>\n`.
