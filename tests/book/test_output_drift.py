@@ -11,6 +11,8 @@
   is needed to print most of them, so this check reads the sources; tests/images and
   tests/scripts run the targets that can run here.
 Numbers are compared as "a number": a port or a duration may differ between runs.
+A shown line that ends with " ..." stands for the start of a line: the rest is cut
+(lessons/README.md: "`...` at the end of a line stands for the rest of that line").
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ LOG_SHOWN = re.compile(r"^\s*\.\.\. (INFO|WARN|ERROR) (.+?)\s*$")
 LOG_REAL = re.compile(r"^\S+Z\s+(INFO|WARN|ERROR|DEBUG)\s+(.*)$")
 OLD_MARKER = re.compile(r"\s+#\s*(<-|↑)\s*look here\s*$")
 TICK_LINE = re.compile(r"^\s*([✔✖] .+?)\s*$")
+CUT = " ..."  # a shown line that ends like this shows only the start of the real line
+
+
+def cut(text: str) -> tuple[str, bool]:
+    """The shown text without a trailing " ...", and whether it was cut."""
+    return (text[: -len(CUT)], True) if text.endswith(CUT) else (text, False)
 
 
 @dataclass(frozen=True)
@@ -156,14 +164,18 @@ def real_output(static_binaries: dict[str, Path]) -> tuple[set[tuple[str, str]],
 def test_log_lines_in_the_lessons_are_real(real_output) -> None:
     logs, _ = real_output
     shown = shown_log_lines(output_lines())
-    bad = [f"{s.page}:{s.line}: {level} {msg}" for s, level, msg in shown
-           if (level, norm(msg)) not in logs]
+    def real(level: str, msg: str) -> bool:
+        text, is_cut = cut(norm(msg))
+        return any(lv == level and (m.startswith(text) if is_cut else m == text) for lv, m in logs)
+
+    bad = [f"{s.page}:{s.line}: {level} {msg}" for s, level, msg in shown if not real(level, msg)]
     fail_with("These log lines are not what the apps print. Run the app and copy its real line "
               "(numbers may differ):", bad)
 
 
-def source_templates(files: list[Path]) -> list[re.Pattern[str]]:
-    """Quoted texts with ✔ or ✖ in them, as patterns: variables and {} stand for any text."""
+def source_templates(files: list[Path]) -> list[list[str]]:
+    """Quoted texts with ✔ or ✖ in them, as their literal parts: variables and {} between
+    two parts stand for any text."""
     out = []
     for f in files:
         for m in re.finditer(r"[\"']([^\"'\n]*[✔✖][^\"'\n]*)[\"']", f.read_text(encoding="utf-8")):
@@ -171,8 +183,19 @@ def source_templates(files: list[Path]) -> list[re.Pattern[str]]:
             start = text.index("✔") if "✔" in text and ("✖" not in text or text.index("✔") < text.index("✖")) \
                 else text.index("✖")
             parts = re.split(r"\$\([^)]*\)|\$\{[^}]*\}|\$\$?\w+|\{[^}]*\}|%s|\\n", text[start:])
-            out.append(re.compile(".+?".join(re.escape(norm(p)) for p in parts)))
+            out.append([norm(p) for p in parts])
     return out
+
+
+def fits(text: str, parts: list[str], is_cut: bool) -> bool:
+    """The text is what the template prints; when it is cut, the start of what it prints."""
+    if not is_cut:
+        return re.fullmatch(".+?".join(map(re.escape, parts)), text) is not None
+    for k, last in enumerate(parts):
+        head = "".join(re.escape(p) + ".+?" for p in parts[:k])
+        if any(re.fullmatch(head + re.escape(last[:j]), text) for j in range(len(last) + 1)):
+            return True
+    return False
 
 
 def tick_lines(lines: list[Shown]) -> list[Shown]:
@@ -180,11 +203,12 @@ def tick_lines(lines: list[Shown]) -> list[Shown]:
             and not LOG_SHOWN.match(s.text)]
 
 
-def unmatched(shown: list[Shown], templates: list[re.Pattern[str]], answers: set[str]) -> list[str]:
+def unmatched(shown: list[Shown], templates: list[list[str]], answers: set[str]) -> list[str]:
     bad = []
     for s in shown:
-        text = norm(TICK_LINE.match(OLD_MARKER.sub("", s.text)).group(1))
-        if text in answers or any(t.fullmatch(text) for t in templates):
+        text, is_cut = cut(norm(TICK_LINE.match(OLD_MARKER.sub("", s.text)).group(1)))
+        if any(a.startswith(text) if is_cut else a == text for a in answers) \
+                or any(fits(text, t, is_cut) for t in templates):
             continue
         bad.append(f"{s.page}:{s.line}: {s.text.strip()}")
     return bad
@@ -212,3 +236,7 @@ def test_the_output_checks_can_fail(real_output, tmp_path: Path) -> None:
     good = Shown("p", 1, "   ✔ The cluster kube-course is ready.   # <- look here")
     wrong = Shown("p", 2, "✔ The cluster kube-course is up.")
     assert unmatched([good, wrong], templates, set()) == ["p:2: ✔ The cluster kube-course is up."]
+    # A cut line must be the start of a real one; a cut log line too.
+    start = Shown("p", 3, "✔ The cluster kube-course ...")
+    cut_wrong = Shown("p", 4, "✔ A cluster kube-course is up ...")
+    assert unmatched([start, cut_wrong], templates, set()) == ["p:4: ✔ A cluster kube-course is up ..."]
