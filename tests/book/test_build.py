@@ -122,7 +122,8 @@ def tiny_book(tmp_path: Path, with_preprocessor: bool) -> str:
         (REPO / "lessons" / "theme" / "indent-includes.sh").read_bytes())
     (src / "SUMMARY.md").write_text("# Summary\n\n- [Page](page.md)\n", encoding="utf-8")
     (src / "page.md").write_text(STEP_PAGE, encoding="utf-8")
-    (src / "f.txt").write_text("line one\nline two\n\nline four\n", encoding="utf-8")
+    (src / "f.txt").write_text("# ANCHOR: top\nline one\nline two\n# ANCHOR_END: top\n"
+                               "\nline four\n", encoding="utf-8")
     built = build_book(src, tmp_path / f"out-{src.name}")
     assert built.returncode == 0, built.log
     return (built.out / "page.html").read_text(encoding="utf-8")
@@ -136,6 +137,7 @@ def test_an_include_inside_a_step_keeps_the_list(tmp_path: Path) -> None:
     page = main_of(tiny_book(tmp_path, with_preprocessor=True))
     assert page.count("<ol") == 1 and page.count("<li>") == 3, page
     assert page.count("line one\nline two\n\nline four") == 2, page
+    assert "ANCHOR" not in page, "a whole-file include shows no anchor comment"
     # Without theme/indent-includes.sh the list breaks after the first include.
     broken = main_of(tiny_book(tmp_path, with_preprocessor=False))
     assert broken.count("<ol") > 1, broken
