@@ -153,10 +153,16 @@
             a.addEventListener('focus', () => show(a));
             a.addEventListener('blur', hide);
             // On a touch screen the first tap shows the meaning, a second tap opens the glossary.
+            // (The tap also focuses the link, so look at what was shown before the tap.)
+            let firstTap = false;
+            a.addEventListener('pointerdown', (e) => {
+                firstTap = e.pointerType === 'touch' && shownFor !== a;
+            });
             a.addEventListener('click', (e) => {
-                if (e.pointerType === 'touch' && shownFor !== a && show(a)) {
+                if (firstTap && show(a)) {
                     e.preventDefault();
                 }
+                firstTap = false;
             });
         }
         document.addEventListener('keydown', (e) => {

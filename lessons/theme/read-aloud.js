@@ -54,12 +54,19 @@
                 text += n.data;
             }
             // A sentence ends at . ! ? followed by a space, or at the end of the block.
+            // A number like the "8." in "8. kube-scheduler" starts a sentence, it does not end one.
             const re = /[^.!?]+(?:[.!?]+(?=\s|$)|$)|[.!?]+/g;
+            let carry = null;
             for (const m of text.matchAll(re)) {
                 const raw = m[0];
                 const lead = raw.length - raw.trimStart().length;
-                const start = m.index + lead;
+                const start = carry !== null ? carry : m.index + lead;
                 const end = m.index + raw.trimEnd().length;
+                carry = null;
+                if (/^\s*\d+[.)]\s*$/.test(raw)) {
+                    carry = start;
+                    continue;
+                }
                 if (end <= start || !/[A-Za-z0-9]/.test(raw)) {
                     continue;
                 }

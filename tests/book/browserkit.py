@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from bookkit import HERE, REPO
+from bookkit import HERE, REPO, build_book
 
 ARTIFACTS = REPO / "tests" / ".artifacts"
 BROWSER_DIR = HERE / "browser"
@@ -118,3 +118,22 @@ def open_book_page(browser, base_url: str, page: str, *, theme: str = "light",
         browser.execute_script("localStorage.setItem(arguments[0], arguments[1]);", key, value)
     browser.refresh()
     browser.execute_script("return document.fonts.ready;")
+
+
+def build_small_book(tmp: Path, pages: dict[str, str], files: dict[str, str] | None = None) -> Path:
+    """A small book with the real theme and book.toml: pages in order (name -> markdown),
+    and other files beside them. The real glossary comes along as glossary.md."""
+    src = tmp / "src"
+    src.mkdir()
+    shutil.copy(REPO / "lessons" / "book.toml", src / "book.toml")
+    shutil.copytree(REPO / "lessons" / "theme", src / "theme")
+    shutil.copy(REPO / "lessons" / "glossary.md", src / "glossary.md")
+    summary = ["# Summary", ""] + [f"- [{name}]({name})" for name in pages]
+    (src / "SUMMARY.md").write_text("\n".join(summary + ["- [Glossary](glossary.md)", ""]),
+                                    encoding="utf-8")
+    for name, text in {**pages, **(files or {})}.items():
+        (src / name).write_text(text, encoding="utf-8")
+    built = build_book(src, tmp / "html")
+    if built.returncode != 0:
+        pytest.fail(f"✖ The test book did not build:\n{built.log}", pytrace=False)
+    return built.out

@@ -100,7 +100,7 @@ for (const img of main.querySelectorAll('img[src$=".svg"]')) {
         drawnWidth: img.getBoundingClientRect().width,
         naturalWidth: img.naturalWidth,
         scrollBox: !!box && getComputedStyle(box).overflowX === 'auto',
-        fullSizeLink: link ? link.href : null,
+        fullSizeLink: link && shown(link) ? link.href : null,
         filter: getComputedStyle(img).filter,
     });
 }
