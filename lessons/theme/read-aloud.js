@@ -8,7 +8,7 @@
     if (!reading || !main || !('speechSynthesis' in window)) {
         return;
     }
-    const { more, saved, save } = reading;
+    const { more, saved, checkbox } = reading;
 
     // What a sign is called when code is spelled out.
     const SIGNS = {
@@ -160,16 +160,7 @@
         next();
     });
 
-    const spellLabel = document.createElement('label');
-    const spellBox = document.createElement('input');
-    spellBox.type = 'checkbox';
-    spellBox.id = 'read-aloud-code';
-    spellBox.checked = !!saved.spellCode;
-    spellBox.addEventListener('change', () => {
-        saved.spellCode = spellBox.checked;
-        save();
-    });
-    spellLabel.append(spellBox, document.createTextNode(' Read code too, sign by sign'));
+    const spellLabel = checkbox('spellCode', 'read-aloud-code', 'Read code too, sign by sign');
     more.prepend(play, spellLabel);
     window.addEventListener('pagehide', () => speechSynthesis.cancel());
 })();

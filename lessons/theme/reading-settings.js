@@ -152,17 +152,24 @@
     }
     grid.appendChild(fonts);
 
-    const rulerLabel = document.createElement('label');
-    const rulerBox = document.createElement('input');
-    rulerBox.type = 'checkbox';
-    rulerBox.id = 'reading-ruler-toggle';
-    rulerBox.checked = !!saved.ruler;
-    rulerBox.addEventListener('change', () => {
-        saved.ruler = rulerBox.checked;
-        save();
-        apply();
-    });
-    rulerLabel.append(rulerBox, document.createTextNode(' Reading ruler: mark the line under the pointer'));
+    // A tick box for a yes/no setting, kept in saved[key]; read-aloud.js uses it too.
+    const checkbox = (key, id, text) => {
+        const label = document.createElement('label');
+        const box = document.createElement('input');
+        box.type = 'checkbox';
+        box.id = id;
+        box.checked = !!saved[key];
+        box.addEventListener('change', () => {
+            saved[key] = box.checked;
+            save();
+            apply();
+        });
+        label.append(box, document.createTextNode(' ' + text));
+        return label;
+    };
+    const rulerLabel = checkbox('ruler', 'reading-ruler-toggle',
+        'Reading ruler: mark the line under the pointer');
+    const rulerBox = rulerLabel.querySelector('input');
     more.appendChild(rulerLabel);
 
     const reset = document.createElement('button');
@@ -193,7 +200,7 @@
         }
     });
     // read-aloud.js adds its buttons here.
-    window.kubeCourseReading = { panel, more, saved, save };
+    window.kubeCourseReading = { panel, more, saved, checkbox };
     apply();
 
     // ---- Small repairs of mdBook's menu bar for screen readers (axe-core) ----
