@@ -83,6 +83,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
                         pytrace=False)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # Keep the page's script errors, so a test can say a page's script broke.
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
@@ -137,3 +139,8 @@ def build_small_book(tmp: Path, pages: dict[str, str], files: dict[str, str] | N
     if built.returncode != 0:
         pytest.fail(f"✖ The test book did not build:\n{built.log}", pytrace=False)
     return built.out
+
+
+def script_errors(browser) -> list[str]:
+    """Errors the page's scripts wrote to the console since the last call."""
+    return [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]

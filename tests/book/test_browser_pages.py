@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from bookkit import REPO, fail_with
 from browserkit import (AXE_JS, DARK_THEMES, DESKTOP, PHONE, THEMES, book_pages, book_url,  # noqa: F401
-                        browser, build_small_book, open_book_page, script, serve)
+                        browser, build_small_book, open_book_page, script, script_errors, serve)
 
 PAGES = book_pages()
 # Text in a figure must be drawn at least this big on a phone (px).
@@ -71,9 +71,11 @@ def test_code_fits_the_column_at_1280(browser, book_url, page: str) -> None:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_fits_a_phone(browser, book_url, book_html: Path, page: str) -> None:
+    script_errors(browser)  # forget what earlier pages wrote
     m = measure(browser, book_url, page, PHONE)
     fail_with(f"{page} on a {PHONE[0]} px phone: something is cut off or too small",
               phone_problems(m, book_html, page))
+    fail_with(f"{page}: the book's scripts failed", script_errors(browser))
 
 
 # Mean brightness (0 dark .. 1 light) of a figure as drawn, with the page's CSS filter.
@@ -272,6 +274,15 @@ def test_axe_and_colour_checks_fail_on_a_bad_page(browser, bad_book, axe_present
     found = {v["id"] for v in axe_violations(browser)}
     assert {"image-alt", "color-contrast"} <= found, found
     assert colour_problems(browser.execute_script(CODE_COLOURS)), "red and green were not found"
+
+
+def test_a_script_error_is_reported(browser, bad_book) -> None:
+    _, url = bad_book
+    open_book_page(browser, url, "bad.html")
+    script_errors(browser)
+    browser.execute_script("setTimeout(() => { throw new Error('broken on purpose'); }, 0);")
+    browser.execute_script("return new Promise(r => setTimeout(r, 100));")
+    assert any("broken on purpose" in e for e in script_errors(browser))
 
 
 def test_a_bright_figure_fails_the_dark_theme_check(browser, bad_book) -> None:
