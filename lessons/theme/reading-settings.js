@@ -68,8 +68,11 @@
             const el = caret.startContainer.parentElement;
             const lineHeight = parseFloat(getComputedStyle(el).lineHeight) || rect.height;
             const top = rect.height ? rect.top + rect.height / 2 - lineHeight / 2 : y - lineHeight / 2;
+            const column = main.getBoundingClientRect();
             band.style.top = `${top}px`;
             band.style.height = `${lineHeight}px`;
+            band.style.left = `${column.left - 8}px`;
+            band.style.width = `${column.width + 16}px`;
             band.hidden = false;
         };
         document.addEventListener('mousemove', (e) => moveTo(e.clientX, e.clientY), { passive: true });

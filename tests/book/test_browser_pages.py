@@ -177,12 +177,12 @@ def colour_problems(colours: dict[str, str]) -> list[str]:
 
 
 def test_code_colours_never_put_red_next_to_green(browser, book_url) -> None:
-    """Every highlight.js class the book uses, in the light and every dark theme."""
+    """Every highlight.js class the book uses, in every theme mdBook offers."""
     wrong = []
     used = set()
     for page in PAGES:
         open_book_page(browser, book_url, page)
-        for theme in ("light",) + DARK_THEMES:
+        for theme in ("light", "rust") + DARK_THEMES:
             browser.execute_script(
                 "document.documentElement.classList.remove('light','coal','navy','ayu','rust');"
                 "document.documentElement.classList.add(arguments[0]);", theme)
