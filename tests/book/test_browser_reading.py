@@ -331,13 +331,21 @@ def glossary_meaning(browser, url: str, anchor: str) -> str:
     return re.match(r".+?[.!?](\s|$)", squash(text)).group(0).strip()
 
 
+def wait_for_glossary(browser) -> None:
+    """The meanings come from the glossary page: wait until the page has read it."""
+    browser.execute_async_script("""
+        const done = arguments[0];
+        const wait = () => document.querySelector('main.glossary-ready') ? done() : setTimeout(wait, 20);
+        wait();""")
+
+
 TIP = "const t = document.getElementById('glossary-tip'); return t && !t.hidden ? t.textContent : null;"
 
 
 def test_glossary_words_show_their_meaning(browser, book) -> None:
     container = glossary_meaning(browser, book, "container")
     open_lesson(browser, book)
-    browser.execute_script("return new Promise(r => setTimeout(r, 200));")
+    wait_for_glossary(browser)
     prose = browser.find_element(By.CSS_SELECTOR, "main p a[href*='glossary.html#container']")
     new_word = browser.find_element(By.CSS_SELECTOR, "main li a[href*='glossary.html#taint']")
     assert browser.execute_script(TIP) is None
@@ -352,7 +360,7 @@ def test_glossary_words_show_their_meaning(browser, book) -> None:
 
 def test_a_tap_on_a_glossary_word_shows_its_meaning(browser, book) -> None:
     open_lesson(browser, book, size=PHONE)
-    browser.execute_script("return new Promise(r => setTimeout(r, 200));")
+    wait_for_glossary(browser)
     link = browser.find_element(By.CSS_SELECTOR, "main p a[href*='glossary.html#container']")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
     r = browser.execute_script("const r = arguments[0].getBoundingClientRect(); "
