@@ -195,11 +195,21 @@
 
     // The panel sits right under the menu bar, above the lesson.
     page.parentElement.insertBefore(panel, page);
+    const showPanel = (on) => {
+        panel.hidden = !on;
+        button.setAttribute('aria-expanded', String(on));
+    };
     button.addEventListener('click', () => {
-        panel.hidden = !panel.hidden;
-        button.setAttribute('aria-expanded', String(!panel.hidden));
+        showPanel(panel.hidden);
         if (!panel.hidden) {
             panel.querySelector('select').focus();
+        }
+    });
+    // Escape closes the panel and gives the focus back to its button.
+    panel.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape') {
+            showPanel(false);
+            button.focus();
         }
     });
     // read-aloud.js adds its buttons here.

@@ -16,6 +16,7 @@ from browserkit import (ARTIFACTS, DESKTOP, PHONE, browser, build_small_book,  #
                         open_book_page, serve)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 LESSON = """# 8. A lesson to test
@@ -151,6 +152,10 @@ def test_reading_settings_change_the_text_and_are_kept(browser, book) -> None:
     assert Select(browser.find_element(By.ID, "reading-size")).first_selected_option.text == "Big"
     assert browser.find_element(By.ID, "reading-font-lexend").is_selected()
 
+    browser.find_element(By.ID, "reading-size").send_keys(Keys.ESCAPE)
+    assert not browser.find_element(By.ID, "reading-settings").is_displayed(), "✖ Escape did not close the panel"
+    assert browser.switch_to.active_element.get_attribute("id") == "reading-settings-toggle"
+    open_panel(browser)
     browser.find_element(By.ID, "reading-reset").click()
     browser.refresh()
     assert browser.execute_script(TEXT_STYLE)["size"] == 20
