@@ -53,9 +53,10 @@
                 nodes.push({ node: n, start: text.length, code: !!n.parentElement.closest('code') });
                 text += n.data;
             }
-            // A sentence ends at . ! ? followed by a space, or at the end of the block.
+            // A sentence ends at . ! ? followed by a space, or at the end of the block
+            // (so "echo.yaml" and "0.1.0" stay whole).
             // A number like the "8." in "8. kube-scheduler" starts a sentence, it does not end one.
-            const re = /[^.!?]+(?:[.!?]+(?=\s|$)|$)|[.!?]+/g;
+            const re = /[\s\S]+?(?:[.!?]+(?=\s|$)|$)/g;
             let carry = null;
             for (const m of text.matchAll(re)) {
                 const raw = m[0];

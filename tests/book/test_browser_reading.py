@@ -25,7 +25,7 @@ LESSON = """# 8. A lesson to test
 
 ## Goal
 
-Learn how the tools of this book work.
+Learn how the tools of book 0.1.0 work.
 
 ## New words
 
@@ -53,6 +53,15 @@ Learn how the tools of this book work.
    make logs-echo
    ```
 
+   <details>
+   <summary>The whole file: echo.yaml</summary>
+
+   ```yaml,file
+   name: echo
+   ```
+
+   </details>
+
 A [container](glossary.md#container) runs one image. Read more about it later.
 
 ```bash,laptop
@@ -75,7 +84,7 @@ SENTENCES = [
     "8. A lesson to test",
     "Lesson 8 of 17 · about 20 minutes",
     "Goal",
-    "Learn how the tools of this book work.",
+    "Learn how the tools of book 0.1.0 work.",
     "New words",
     "Taint: a mark on a node that keeps pods away.",
     "Steps",
@@ -83,6 +92,7 @@ SENTENCES = [
     "Look at the output.",
     "It shows one node!",
     "Open a second terminal and run this:",
+    "The whole file: echo.yaml",
     "A container runs one image.",
     "Read more about it later.",
     "You did it",
@@ -310,6 +320,11 @@ def test_step_tick_boxes_are_kept(browser, book) -> None:
     ticked = [b.is_selected() for b in browser.find_elements(
         By.CSS_SELECTOR, "main ol > li > .step-done input")]
     assert ticked == [False, True, False], f"✖ The ticks were not kept after a reload: {ticked}"
+    # The tick comes last in its step, after a folded file.
+    last = browser.execute_script(
+        "return [...document.querySelectorAll('main ol > li')].map(li => li.lastElementChild.className);")
+    assert last == ["step-done"] * 3, last
+    assert browser.find_elements(By.CSS_SELECTOR, "main ol > li:nth-child(3) > details")
     # Outside the steps there are no tick boxes.
     assert len(browser.find_elements(By.CSS_SELECTOR, "main ul .step-done")) == 0
 
@@ -395,7 +410,8 @@ def test_copying_code_gives_the_original_text(browser, book, size) -> None:
         "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
         "origin": book.rstrip("/")})
     blocks = browser.find_elements(By.CSS_SELECTOR, "main pre")
-    assert len(blocks) == len(original) == 5
+    browser.execute_script("for (const d of document.querySelectorAll('main details')) d.open = true;")
+    assert len(blocks) == len(original) == 6
     wrapped = browser.execute_script(
         "return [...document.querySelectorAll('main pre .code-line')].some(l => l.getClientRects()[0].height > 40);")
     if size == PHONE:
@@ -421,7 +437,7 @@ def test_code_blocks_say_where_they_run(browser, book) -> None:
     open_lesson(browser, book)
     labels = browser.execute_script(
         "return [...document.querySelectorAll('main pre > .code-label')].map(l => l.textContent);")
-    assert labels == ["Tools shell", "Output", "Terminal 2", "Laptop", "File"], labels
+    assert labels == ["Tools shell", "Output", "Terminal 2", "File", "Laptop", "File"], labels
     # The label is not copied with the code when a reader selects the whole block.
     selected = browser.execute_script("""
         const pre = document.querySelector('main pre');
