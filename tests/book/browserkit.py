@@ -71,10 +71,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    """One headless Chromium for the whole run."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+def start_browser(profile: Path):
+    """Headless Chromium as the checks use it: a laptop-sized window, script errors kept."""
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     for path in (CHROMIUM, CHROMEDRIVER):
@@ -88,12 +87,19 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
-                 "--hide-scrollbars",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+                 "--hide-scrollbars", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """One headless Chromium for the whole run."""
+    pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    driver = start_browser(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
     finally:
