@@ -38,7 +38,7 @@ def measure(browser, url: str, page: str, size) -> dict:
 
 def desktop_problems(m: dict) -> list[str]:
     return ([f"scrolls sideways: {n}" for n in m["scrolling"]]
-            + [f"a line is wider than the text column (it wraps): {n}" for n in m["wrapped"]]
+            + [f"wider than the text column (it wraps): {n}" for n in m["wideLines"]]
             + [f"'look here' marker out of sight: {n}" for n in m["hiddenMarkers"]])
 
 
@@ -228,6 +228,16 @@ name: "echo"
 1234567890123456789012345678901234567890123456789012345678901234
 ```
 
+1. A step with 64 characters of output and a 60-character command:
+
+   ```text,output
+   1234567890123456789012345678901234567890123456789012345678901234
+   ```
+
+   ```bash,tools
+   kubectl --context kind-kube-course -n my-space get pods -o w
+   ```
+
 ![A small figure](small.svg)
 
 <img src="small.svg">
@@ -298,4 +308,5 @@ def test_the_column_holds_64_characters_of_code(browser, bad_book) -> None:
     open_book_page(browser, url, "bad.html", size=DESKTOP)
     browser.execute_script("document.querySelector('main style').remove();")
     m = browser.execute_script(script("layout.js"))
-    assert not [n for n in m["wrapped"] if "1234567890" in n], m["wrapped"]
+    assert not [n for n in m["wrapped"] if "1234567890" in n or "get pods -o" in n], m["wrapped"]
+    assert len([n for n in m["wrapped"] if "--namespace my-space" in n]) == 1, "the long line must wrap"

@@ -39,6 +39,7 @@ const result = {
     codeBlocks: blocks.length,
     scrolling: [],
     wrapped: [],
+    wideLines: [],
     markers: 0,
     hiddenMarkers: [],
     inlineCode: 0,
@@ -59,6 +60,16 @@ blocks.forEach((code, i) => {
     const rendered = Math.round(inner / parseFloat(style.lineHeight));
     if (rendered > lines) {
         result.wrapped.push(name);
+        // Name the lines that wrap (the book's theme puts each line in a .code-line).
+        const tall = [...code.querySelectorAll(':scope > .code-line')].map((l, n) => [l, n])
+            .filter(([l]) => l.getBoundingClientRect().height > 1.5 * parseFloat(style.lineHeight));
+        for (const [l, n] of tall) {
+            result.wideLines.push(`code block ${i + 1}, line ${n + 1} (${l.textContent.length} characters): `
+                + l.textContent.slice(0, 70));
+        }
+        if (tall.length === 0) {
+            result.wideLines.push(name);
+        }
     }
     // Every "look here" marker must be inside the visible part of its block.
     const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
