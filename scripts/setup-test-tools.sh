@@ -58,6 +58,20 @@ if ! .venv/bin/python -c 'import sys; sys.exit(0)' 2>/dev/null || \
   cp tests/requirements.txt .venv/.requirements.installed
 fi
 
+# --- npm tools for the book's browser tests (axe-core) ------------------------
+# Pinned in tests/book/browser/package-lock.json; installed again when the lock changes.
+BROWSER_NPM=tests/book/browser
+if ! cmp -s "$BROWSER_NPM/package-lock.json" "$BROWSER_NPM/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1; then
+    say "✖ npm is missing: the book's browser tests need it for axe-core."
+    say "  Install Node.js 20 or later, with npm, then run this script again."
+    exit 1
+  fi
+  say "Installing the book's browser test tools (npm ci in $BROWSER_NPM)"
+  (cd "$BROWSER_NPM" && npm ci --silent --no-audit --no-fund)
+  cp "$BROWSER_NPM/package-lock.json" "$BROWSER_NPM/node_modules/.package-lock.json.installed"
+fi
+
 # --- Rust tools ---------------------------------------------------------------
 # Pinned versions, so every machine checks the book with the same tools.
 install_cargo_tool() { # name version binary

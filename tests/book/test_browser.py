@@ -7,16 +7,11 @@ tests/.artifacts/ so that a person can look at them.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
-from bookkit import REPO
+from browserkit import ARTIFACTS, DESKTOP, browser, set_viewport  # noqa: F401
 
-ARTIFACTS = REPO / "tests" / ".artifacts"
 LESSON = "04-containers/index.html"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 # Measures body text, code and spacing in the page. Runs inside the browser.
 MEASURE = """
@@ -64,31 +59,9 @@ return {
 """
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not Path(path).exists():
-            pytest.fail(f"✖ {path} is missing. Install it with: bash scripts/setup-test-tools.sh",
-                        pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--window-size=1280,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def open_page(browser, book_html: Path, page: str, theme: str = "light") -> dict:
+    """Open a page of the built book from its file, as a reader who double-clicks it would."""
+    set_viewport(browser, DESKTOP)
     browser.get((book_html / page).as_uri())
     browser.execute_script(f"localStorage.setItem('mdbook-theme', '{theme}');")
     browser.refresh()
@@ -164,17 +137,18 @@ def test_the_reader_can_switch_to_a_dyslexia_font(browser, book_html: Path) -> N
     from selenium.webdriver.common.by import By
 
     open_page(browser, book_html, LESSON)
-    browser.find_element(By.ID, "font-toggle").click()
+    browser.find_element(By.ID, "reading-settings-toggle").click()
+    browser.find_element(By.ID, "reading-font-opendyslexic").click()
     browser.execute_script("return document.fonts.ready;")
     family, loaded = browser.execute_script(
         "const p = document.querySelector('main p');"
         "return [getComputedStyle(p).fontFamily, [...document.fonts].some("
         "f => f.family.replace(/\"/g, '') === 'OpenDyslexic' && f.status === 'loaded')];")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "book-lesson-opendyslexic.png"))
-    browser.find_element(By.ID, "font-toggle").click()
-    browser.execute_script("localStorage.removeItem('kube-course-font');")
+    browser.execute_script("localStorage.removeItem('kube-course-reading');")
     assert family.replace('"', "").startswith("OpenDyslexic") and loaded, (
-        f"✖ The Aa button did not switch the text to OpenDyslexic: font {family}, loaded {loaded}")
+        f"✖ The reading settings did not switch the text to OpenDyslexic: font {family}, loaded {loaded}")
 
 
 def test_the_browser_check_can_fail(browser, tmp_path: Path) -> None:
