@@ -40,6 +40,7 @@ const result = {
     scrolling: [],
     wrapped: [],
     wideLines: [],
+    wrappedFileLines: 0,
     markers: 0,
     hiddenMarkers: [],
     inlineCode: 0,
@@ -58,7 +59,11 @@ blocks.forEach((code, i) => {
     const style = getComputedStyle(code);
     const inner = code.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
     const rendered = Math.round(inner / parseFloat(style.lineHeight));
-    if (rendered > lines) {
+    // A real file's lines (an image digest, a Make recipe) may be longer than the column:
+    // they wrap visibly (hanging indent and a bar), and are counted, not refused.
+    if (rendered > lines && code.classList.contains('file')) {
+        result.wrappedFileLines += rendered - lines;
+    } else if (rendered > lines) {
         result.wrapped.push(name);
         // Name the lines that wrap (the book's theme puts each line in a .code-line).
         const tall = [...code.querySelectorAll(':scope > .code-line')].map((l, n) => [l, n])
