@@ -198,7 +198,8 @@ fn is_root() -> bool {
 #[test]
 fn names_that_resolve_to_metadata_are_refused() {
     let hosts = "127.0.0.1 localhost good.test mixed.test\n\
-                 169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n";
+                 169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n\
+                 ::a9fe:a9fe compat.test\n";
     let Some(relay) = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n") else {
         return;
     };
@@ -206,11 +207,11 @@ fn names_that_resolve_to_metadata_are_refused() {
     let port = echo.port;
     let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
     assert_eq!(ok.status, 200, "{ok:?}");
-    for name in ["sneaky.test", "sneaky6.test", "mixed.test"] {
+    for name in ["sneaky.test", "sneaky6.test", "mixed.test", "compat.test"] {
         let r = relay.get(&format!("/relay?echo_server={name}:{port}"));
         r.expect(403, "link-local or cloud metadata");
     }
-    assert_eq!(relay.calls("blocked"), 3);
+    assert_eq!(relay.calls("blocked"), 4);
 }
 
 /// Kubernetes puts search domains into each pod's resolv.conf. Short names like `echo`
