@@ -59,6 +59,8 @@ pub enum CallError {
     NotHttp,
     /// The connection closed before the reply was complete.
     Closed,
+    /// The message, once encoded, makes an address longer than echo reads. Nothing was sent.
+    TooLong(usize),
     /// Anything else.
     Other(String),
 }
@@ -75,7 +77,7 @@ impl CallError {
             CallError::TooLarge(_) => "too_large",
             CallError::NotHttp => "not_http",
             CallError::Closed => "closed",
-            CallError::Other(_) => "error",
+            CallError::TooLong(_) | CallError::Other(_) => "error",
         }
     }
 }
@@ -86,6 +88,7 @@ impl CallError {
         match self {
             CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             CallError::Blocked(_) => StatusCode::FORBIDDEN,
+            CallError::TooLong(_) => StatusCode::URI_TOO_LONG,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -105,6 +108,11 @@ impl fmt::Display for CallError {
             CallError::TooLarge(max) => write!(f, "The reply is larger than {max} bytes. The relay stopped reading."),
             CallError::NotHttp => f.write_str("The reply is not HTTP. Is this port an echo server?"),
             CallError::Closed => f.write_str("The connection closed before the reply was complete."),
+            CallError::TooLong(max) => write!(
+                f,
+                "The message is too long: encoded for the echo server it passes {} KiB. Send a shorter message.",
+                max / 1024
+            ),
             CallError::Other(why) => write!(f, "The call failed: {why}."),
         }
     }
@@ -141,8 +149,14 @@ impl EchoClient {
     /// Calls `GET http://TARGET/echo?message=...` and reads the reply, all within the deadline.
     pub async fn echo(&self, target: &Target, params: &[(&str, &str)]) -> Result<Reply, CallError> {
         let max = self.max_reply_bytes;
+        let uri = echo_uri(target, params);
+        // echo answers 414 to a longer address; say so here, in words, and send nothing.
+        let path_and_query = uri.len() - format!("http://{target}").len();
+        if path_and_query > kit::server::MAX_URI {
+            return Err(CallError::TooLong(kit::server::MAX_URI));
+        }
         let call = async {
-            let request = Request::get(echo_uri(target, params)).body(Empty::new());
+            let request = Request::get(uri).body(Empty::new());
             let request = request.map_err(|e| CallError::Other(e.to_string()))?;
             let response = self
                 .http
@@ -364,6 +378,7 @@ mod tests {
             CallError::TooLarge(65536),
             CallError::NotHttp,
             CallError::Closed,
+            CallError::TooLong(8192),
             CallError::Other("boom".into()),
         ] {
             let text = e.to_string();

@@ -125,6 +125,9 @@ impl Relay {
         }
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         let result = self.client.echo(target, &params).await;
+        if let Err(CallError::TooLong(_)) = result {
+            return result; // the caller's mistake, and no call was made
+        }
         self.calls.inc(match &result {
             Ok(reply) if reply.status.is_success() => "ok",
             Ok(_) => "bad_status",

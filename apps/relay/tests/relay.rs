@@ -435,6 +435,33 @@ fn a_closed_port_gives_502_refused() {
     r.expect(502, "does not resolve");
 }
 
+/// 8000 `+` fit the relay's 8 KiB address limit but grow threefold once encoded for echo.
+#[test]
+fn a_message_too_long_for_echo_once_encoded_gets_414_from_the_relay() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let long = relay.get(&format!(
+        "/relay?echo_server={}&message={}",
+        echo.addr(),
+        "+".repeat(8000)
+    ));
+    assert_eq!(long.status, 414, "{long:?}");
+    assert_eq!(
+        long.body,
+        format!(
+            "✖ Relay to {} failed. The message is too long: encoded for the echo server it passes 8 KiB. Send a shorter message.\n",
+            echo.addr()
+        )
+    );
+    assert_eq!(relay.calls("error"), 0, "nothing was sent to echo");
+    let fits = relay.get(&format!(
+        "/relay?echo_server={}&message={}",
+        echo.addr(),
+        "+".repeat(2700)
+    ));
+    fits.expect(200, &format!("Message: {}\n", " ".repeat(2700)));
+}
+
 #[test]
 fn an_endless_body_stops_at_the_size_limit() {
     let port = raw_server(|mut s| {
