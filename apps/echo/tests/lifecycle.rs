@@ -229,6 +229,94 @@ fn crash_exits_with_the_code_asked_for() {
     server.wait_for_log("Crash requested: exiting with code 7.", Duration::ZERO);
 }
 
+fn ask(port: u16, method: &str, path: &str) -> common::Reply {
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    common::raw(port, request.as_bytes()).expect("the server answers")
+}
+
+/// `curl -I '/crash?code=0'` made echo exit. Switches act only on GET and POST.
+#[test]
+fn course_switches_act_only_on_get_and_post() {
+    let mut server = Server::start(&[]);
+    let port = server.port;
+    for (method, path) in [
+        ("HEAD", "/crash?code=0"),
+        ("PUT", "/crash"),
+        ("DELETE", "/ready?readiness=false"),
+        ("HEAD", "/alive?liveness=false"),
+        ("OPTIONS", "/ready?readiness=false"),
+        ("HEAD", "/echo?status=500"),
+        ("HEAD", "/echo?delay=3000"),
+    ] {
+        let started = Instant::now();
+        let reply = ask(port, method, path);
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{method} {path}"
+        );
+        if method != "HEAD" {
+            assert_eq!(
+                reply.text(),
+                "✖ The course switches work only with GET and POST.\n"
+            );
+        }
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server.child.try_wait().unwrap(),
+        None,
+        "the server still runs"
+    );
+    assert_eq!(server.get("/ready").status, 200);
+    assert_eq!(server.get("/alive").status, 200);
+    assert_eq!(
+        ask(port, "HEAD", "/ready").status,
+        200,
+        "a plain probe works with any method"
+    );
+    assert_eq!(ask(port, "POST", "/ready?readiness=false").status, 503);
+    assert_eq!(ask(port, "GET", "/ready?readiness=true").status, 200);
+    assert_eq!(ask(port, "POST", "/crash?code=4").status, 200);
+    assert_eq!(server.wait_exit(Duration::from_secs(2)).code(), Some(4));
+}
+
+/// `COURSE_SWITCHES=off` (or `--course-switches off`) turns every switch off.
+#[test]
+fn course_switches_off_turns_them_all_off() {
+    let mut server = Server::start(&[("COURSE_SWITCHES", "off")]);
+    server.wait_for_log("course switches off", Duration::ZERO);
+    for path in [
+        "/crash?code=0",
+        "/ready?readiness=false",
+        "/alive?liveness=false",
+        "/echo?status=500",
+        "/echo?delay=3000",
+    ] {
+        let reply = server.get(path);
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (403, "✖ The course switches are off here (COURSE_SWITCHES=off). /crash, delay, status and the probe switches do nothing.\n"),
+            "{path}"
+        );
+    }
+    assert_eq!(server.get("/ready").status, 200);
+    assert_eq!(server.get("/alive").status, 200);
+    assert_eq!(server.get("/echo?message=hi").status, 200);
+    assert_eq!(
+        server.child.try_wait().unwrap(),
+        None,
+        "the server still runs"
+    );
+    let out = Command::new(BIN)
+        .args(["--course-switches", "maybe"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[possible values: on, off]"), "{err}");
+}
+
 #[test]
 fn help_is_written_for_learners() {
     let out = Command::new(BIN).arg("--help").output().unwrap();

@@ -157,8 +157,8 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
     }
     let query = req.uri().query();
     match req.uri().path() {
-        "/ready" => probes::ready(&ctx.probes, query),
-        "/alive" => probes::alive(&ctx.probes, query),
+        "/ready" => probes::ready(&ctx.probes, query, ctx.switch_refused(req.method())),
+        "/alive" => probes::alive(&ctx.probes, query, ctx.switch_refused(req.method())),
         "/metrics" => {
             let mut out = String::with_capacity(4096);
             ctx.metrics.render(&ctx.probes, &mut out);
@@ -169,7 +169,10 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
             r
         }
         "/version" => version(ctx, query),
-        "/crash" => crash(query),
+        "/crash" => match ctx.switch_refused(req.method()) {
+            None => crash(query),
+            Some(refused) => refused,
+        },
         "/" => who_answered(ctx, A::HINT, &req),
         _ => shared.app.handle(req, ctx).await,
     }
@@ -276,8 +279,12 @@ fn who_answered(ctx: &Context, hint: &str, req: &Request) -> Response {
 
 /// How the server was set up, in one log line.
 pub fn describe(config: &Common) -> String {
+    let switches = match config.course_switches {
+        crate::config::OnOff::On => "on",
+        crate::config::OnOff::Off => "off",
+    };
     format!(
-        "port {}, shutdown delay {}, drain timeout {}",
+        "port {}, shutdown delay {}, drain timeout {}, course switches {switches}",
         config.port,
         show_duration(config.shutdown_delay),
         show_duration(config.drain_timeout)

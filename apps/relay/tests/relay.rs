@@ -627,6 +627,33 @@ fn only_get_and_head_are_answered() {
     );
 }
 
+/// echo's fault options pass through the relay only by GET, and only when its switches are on.
+#[test]
+fn the_relay_passes_faults_on_only_when_its_switches_allow() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let path = format!("/relay?echo_server={}&status=500", echo.addr());
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    write!(
+        s,
+        "HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    relay
+        .get(&path)
+        .expect(502, "answered 500 Internal Server Error");
+    let off = start_relay(&["--course-switches", "off"]);
+    off.get(&path).expect(403, "COURSE_SWITCHES=off");
+    off.get(&format!("/relay?echo_server={}&delay=2000", echo.addr()))
+        .expect(403, "COURSE_SWITCHES=off");
+    off.get(&format!("/relay?echo_server={}&message=hi", echo.addr()))
+        .expect(200, "Message: hi\n");
+    assert_eq!(off.calls("bad_status") + off.calls("ok"), 1);
+}
+
 #[test]
 fn healthcheck_asks_the_local_port() {
     let relay = start_relay(&[]);
