@@ -15,13 +15,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper::body::{Body as _, Incoming};
+use http_body_util::Empty;
+use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use kit::http::BodyError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::target::{is_forbidden_ip, Target};
@@ -174,15 +175,12 @@ impl EchoClient {
 }
 // ANCHOR_END: client
 
-/// Reads a reply body, but never more than `max` bytes.
+/// Reads a reply body into one buffer, never more than `max` bytes (see [`kit::http::read_at_most`]).
 async fn read_at_most(body: Incoming, max: usize) -> Result<Bytes, CallError> {
-    if body.size_hint().lower() > max as u64 {
-        return Err(CallError::TooLarge(max)); // Content-Length says so: do not read at all.
-    }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(CallError::TooLarge(max)),
-        Err(e) => Err(classify(&*e, max)),
+    match kit::http::read_at_most(body, max).await {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(CallError::TooLarge(max)),
+        Err(BodyError::Broken(e)) => Err(classify(&e, max)),
     }
 }
 
