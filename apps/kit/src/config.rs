@@ -31,6 +31,11 @@ pub struct Common {
     #[arg(long, env = "LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
+    /// The most client connections open at once. More wait in the queue until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
     /// The course switches: /crash, ?readiness=, ?liveness= and echo's delay and status.
     /// A real service would not expose them: set off to turn them all off.
     #[arg(long, env = "COURSE_SWITCHES", value_enum, default_value_t = OnOff::On)]

@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::{debug, info, warn};
 
 use crate::config::{show_duration, Common};
@@ -34,14 +35,20 @@ pub const KIT_PATHS: [&str; 6] = ["/", "/ready", "/alive", "/metrics", "/version
 struct Shared<A> {
     app: A,
     ctx: Context,
+    /// One permit per open connection: `--max-connections`.
+    slots: Semaphore,
 }
+
+/// How often the "connection limit reached" line may repeat.
+const LIMIT_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Opens the port, serves until a signal, then drains. Returns when it is safe to exit.
 pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Result<()> {
     let signals = shutdown::Signals::install()?;
     let listener = bind(config.port)?;
     // The state lives as long as the process: a leaked reference needs no reference counting.
-    let shared: &'static Shared<A> = Box::leak(Box::new(Shared { app, ctx }));
+    let slots = Semaphore::new(config.max_connections as usize);
+    let shared: &'static Shared<A> = Box::leak(Box::new(Shared { app, ctx, slots }));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -55,7 +62,25 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
     info!("✔ Ready: listening on port {port}. Try http://localhost:{port}/");
     let stop = shutdown::wait_for_signal(signals, &shared.ctx.probes, config.shutdown_delay);
     tokio::pin!(stop);
+    let mut limit_logged: Option<Instant> = None;
     loop {
+        let slot = match shared.slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if limit_logged.is_none_or(|at| at.elapsed() >= LIMIT_LOG_EVERY) {
+                    limit_logged = Some(Instant::now());
+                    warn!(
+                        "Connection limit reached: {} connections are open. New ones wait until one closes. Raise the limit with --max-connections.",
+                        config.max_connections
+                    );
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut stop => break,
+                    slot = shared.slots.acquire() => slot.expect("the semaphore is never closed"),
+                }
+            }
+        };
         let stream = tokio::select! {
             biased;
             () = &mut stop => break,
@@ -69,14 +94,7 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
-        let service = service_fn(move |req| answer(shared, req));
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                debug!("Connection closed with an error: {e}");
-            }
-        });
+        serve_connection(shared, &http, &graceful, stream, slot);
     }
     drop(listener);
     shutdown::drain(
@@ -86,6 +104,25 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
     )
     .await;
     Ok(())
+}
+
+/// Serves one connection in its own task; its slot is given back when it closes.
+fn serve_connection<A: App>(
+    shared: &'static Shared<A>,
+    http: &http1::Builder,
+    graceful: &GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    slot: SemaphorePermit<'static>,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| answer(shared, req));
+    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+    tokio::spawn(async move {
+        let _slot = slot;
+        if let Err(e) = conn.await {
+            debug!("Connection closed with an error: {e}");
+        }
+    });
 }
 
 /// Binds `[::]:port` for IPv4 and IPv6; falls back to `0.0.0.0` where IPv6 is off.
@@ -284,8 +321,9 @@ pub fn describe(config: &Common) -> String {
         crate::config::OnOff::Off => "off",
     };
     format!(
-        "port {}, shutdown delay {}, drain timeout {}, course switches {switches}",
+        "port {}, at most {} connections, shutdown delay {}, drain timeout {}, course switches {switches}",
         config.port,
+        config.max_connections,
         show_duration(config.shutdown_delay),
         show_duration(config.drain_timeout)
     )
