@@ -171,6 +171,60 @@ fn after_the_delay_new_connections_are_refused_while_requests_finish() {
     server.wait_for_log("Shutting down after SIGINT", Duration::ZERO);
 }
 
+/// When the shutdown delay ends, the connections the kernel has already accepted for us
+/// are answered (with `Connection: close`), not reset. 50 clients reconnect all through it.
+#[test]
+fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
+    let mut server = Server::start(&[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")]);
+    let port = server.port;
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            thread::spawn(move || {
+                let (mut answers, mut lost) = (0u32, Vec::new());
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < deadline {
+                    // A refused connection is no lost request: the client tries another pod.
+                    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                        break;
+                    };
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut bytes = Vec::new();
+                    let sent = s.write_all(
+                        b"GET /echo?message=q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    );
+                    let read = sent.and_then(|()| s.read_to_end(&mut bytes));
+                    match (read, common::parse(&bytes)) {
+                        (Ok(_), Ok(reply)) if reply.status == 200 => answers += 1,
+                        (read, _) => lost.push(format!(
+                            "at {:?}: {read:?}, {} bytes",
+                            common::now(),
+                            bytes.len()
+                        )),
+                    }
+                }
+                (answers, lost)
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    eprintln!("SIGTERM at {:?}", common::now());
+    server.signal("TERM");
+    let (mut answers, mut lost) = (0, Vec::new());
+    for client in clients {
+        let (a, l) = client.join().unwrap();
+        answers += a;
+        lost.extend(l);
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} requests lost: {lost:#?}",
+        lost.len(),
+        answers + lost.len() as u32
+    );
+    assert!(answers > 100, "only {answers} answers");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(0));
+}
+
 #[test]
 fn a_second_signal_exits_at_once() {
     let mut server = Server::start(&[("SHUTDOWN_DELAY", "20s")]);

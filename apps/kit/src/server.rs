@@ -6,6 +6,7 @@
 //! length (414). After a signal the shutdown module takes over.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -94,35 +95,98 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
                 }
             },
         };
-        serve_connection(shared, &http, &graceful, stream, slot);
+        serve_connection(shared, &http, Some(&graceful), stream, Some(slot));
     }
+    // The kernel may hold connections it has accepted for us. Closing the listener would
+    // reset them, so stop new handshakes first and answer those that are already waiting:
+    // one request each, then close. (Graceful shutdown would close them unread.)
+    let queued = take_the_queue(&listener).await;
     drop(listener);
-    shutdown::drain(
-        graceful.shutdown(),
-        &shared.ctx.metrics,
-        config.drain_timeout,
-    )
-    .await;
+    if !queued.is_empty() {
+        info!(
+            "Answering the {} connections that were already waiting. Each gets one answer, then closes.",
+            queued.len()
+        );
+    }
+    let mut last = http.clone();
+    last.keep_alive(false);
+    let queued: Vec<_> = queued
+        .into_iter()
+        .map(|stream| {
+            let slot = shared.slots.try_acquire().ok();
+            serve_connection(shared, &last, None, stream, slot)
+        })
+        .collect();
+    let all_done = async move {
+        graceful.shutdown().await;
+        for conn in queued {
+            let _ = conn.await;
+        }
+    };
+    shutdown::drain(all_done, &shared.ctx.metrics, config.drain_timeout).await;
     Ok(())
 }
 
 /// Serves one connection in its own task; its slot is given back when it closes.
+/// A connection `graceful` watches finishes its request and closes at shutdown.
 fn serve_connection<A: App>(
     shared: &'static Shared<A>,
     http: &http1::Builder,
-    graceful: &GracefulShutdown,
+    graceful: Option<&GracefulShutdown>,
     stream: tokio::net::TcpStream,
-    slot: SemaphorePermit<'static>,
-) {
+    slot: Option<SemaphorePermit<'static>>,
+) -> tokio::task::JoinHandle<()> {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |req| answer(shared, req));
-    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-    tokio::spawn(async move {
-        let _slot = slot;
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    async fn run(
+        conn: impl Future<Output = hyper::Result<()>>,
+        _slot: Option<SemaphorePermit<'_>>,
+    ) {
         if let Err(e) = conn.await {
             debug!("Connection closed with an error: {e}");
         }
-    });
+    }
+    match graceful {
+        Some(graceful) => tokio::spawn(run(graceful.watch(conn), slot)),
+        None => tokio::spawn(run(conn, slot)),
+    }
+}
+
+/// How long handshakes already under way get to finish after new ones are stopped.
+const HANDSHAKE_SETTLE: Duration = Duration::from_millis(100);
+
+/// Stops new handshakes, lets those under way finish, then takes every connection the
+/// kernel has queued for us. New clients then find the port closed and try elsewhere.
+async fn take_the_queue(listener: &TcpListener) -> Vec<tokio::net::TcpStream> {
+    let socket = socket2::SockRef::from(listener);
+    // A filter on the listening socket drops every incoming SYN: no new handshake starts.
+    // Classic BPF: load the TCP flags byte (offset 13); SYN set: drop, else keep.
+    let drop_syn = [
+        socket2::SockFilter::new(0x30, 0, 0, 13), // BPF_LD | BPF_B | BPF_ABS
+        socket2::SockFilter::new(0x45, 0, 1, 0x02), // BPF_JMP | BPF_JSET | BPF_K: SYN
+        socket2::SockFilter::new(0x06, 0, 0, 0),  // BPF_RET: drop
+        socket2::SockFilter::new(0x06, 0, 0, u32::MAX), // BPF_RET: keep all of it
+    ];
+    match socket.attach_filter(&drop_syn) {
+        Ok(()) => tokio::time::sleep(HANDSHAKE_SETTLE).await,
+        Err(e) => debug!("Could not stop new handshakes ({e}); closing the port as it is."),
+    }
+    let mut queued = Vec::new();
+    loop {
+        match socket.accept() {
+            Ok((conn, _)) => {
+                let stream = std::net::TcpStream::from(conn);
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpStream::from_std(stream));
+                queued.extend(stream.ok());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+            Err(_) => break, // WouldBlock: the queue is empty
+        }
+    }
+    queued
 }
 
 /// Binds `[::]:port` for IPv4 and IPv6; falls back to `0.0.0.0` where IPv6 is off.
