@@ -2,14 +2,14 @@
 //!
 //! One client serves the whole process. It keeps connections open and reuses them,
 //! so a busy relay does not open a new connection per request.
-//! Names go through the system resolver, so Kubernetes search domains work.
+//! Names go through the system resolver, so Kubernetes search domains work (see lookup.rs).
 //! Every resolved address is checked again before the client connects.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -228,9 +228,6 @@ fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError
     CallError::Other(err.to_string())
 }
 
-/// At most this many name lookups run at once.
-static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
-
 /// The resolver: the system resolver, then a check of every address it returns.
 #[derive(Clone, Copy)]
 struct CheckedResolver;
@@ -269,19 +266,11 @@ impl tower_service::Service<Name> for CheckedResolver {
     fn call(&mut self, name: Name) -> Self::Future {
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let lookup = host.clone();
-            // getaddrinfo blocks, so it runs on tokio's blocking threads, a few at a time.
-            // A lookup cannot be stopped; the cap keeps a flood of slow names from piling up threads.
-            let permit = LOOKUPS.acquire().await?;
-            let found = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                (lookup.as_str(), 0).to_socket_addrs()
-            })
-            .await?;
-            let addrs: Vec<SocketAddr> = match found {
-                Ok(addrs) => addrs.collect(),
-                Err(_) => Vec::new(),
-            };
+            // Slow DNS cannot hold calls up past their deadline (see lookup.rs).
+            let addrs: Vec<SocketAddr> = crate::lookup::resolve(&host)
+                .await
+                .map(|found| found.to_vec())
+                .unwrap_or_default();
             if addrs.is_empty() {
                 return Err(LookupFailed(host).into());
             }

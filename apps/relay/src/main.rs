@@ -5,6 +5,7 @@
 //! how one pod finds another: by Service name, by full DNS name, by pod IP.
 
 mod client;
+mod lookup;
 mod relay;
 mod target;
 

@@ -305,6 +305,72 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
     drop(dns);
 }
 
+/// A DNS server that never answers, and a flood of names only it could answer: calls to
+/// names the relay has called lately, and calls by address, still work. Before, the slow
+/// lookups held every lookup slot for seconds after their calls had ended, and every call
+/// that needed a lookup, even of a name in /etc/hosts, failed with 504.
+#[test]
+#[cfg_attr(
+    not(netns),
+    ignore = "needs root (unshare) to give the relay its own /etc/hosts"
+)]
+fn slow_dns_cannot_starve_calls_to_known_names() {
+    let _dns = std::net::UdpSocket::bind("127.0.0.11:53").expect("port 53 on 127.0.0.11 is free");
+    let resolv = "nameserver 127.0.0.11\noptions timeout:5 attempts:1\n";
+    let hosts = "127.0.0.1 localhost known.test\n";
+    let relay = relay_with_name_files("starve", hosts, resolv).expect("running as root");
+    let echo = start_echo();
+    // Not ready, echo closes each connection after its answer: every call needs a lookup.
+    assert_eq!(echo.get("/ready?readiness=false").status, 503);
+    let (port, echo_port) = (relay.port, echo.port);
+    relay
+        .get(&format!("/relay?echo_server=known.test:{echo_port}"))
+        .expect(200, "Relay-To: known.test:");
+    let flood = std::thread::spawn(move || {
+        let mut calls = Vec::new();
+        for round in 0..4 {
+            for i in 0..40 {
+                calls.push(std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let r = get(port, &format!("/relay?echo_server=slow{round}-{i}.test:80"));
+                    (r.status, started.elapsed())
+                }));
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        calls
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let until = Instant::now() + Duration::from_secs(7);
+    let mut known = 0;
+    while Instant::now() < until {
+        let started = Instant::now();
+        let r = relay.get(&format!("/relay?echo_server=known.test:{echo_port}"));
+        assert_eq!(r.status, 200, "a known name during the flood: {r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+        relay
+            .relay_to_within(echo_port, Duration::from_secs(1))
+            .expect(200, "Reply:");
+        known += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(known >= 10, "only {known} calls to the known name");
+    for (status, took) in flood.join().unwrap() {
+        assert_eq!(status, 504);
+        assert!(
+            took < Duration::from_millis(3500),
+            "a slow name took {took:?}"
+        );
+    }
+}
+
 #[test]
 fn the_allow_list_lets_only_its_targets_through() {
     let echo = start_echo();
