@@ -371,6 +371,13 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
     }
 }
 
+/// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try).
+fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, App) {
+    let dns = std::net::UdpSocket::bind((ip, 53)).expect("port 53 on that address is free");
+    let resolv = format!("nameserver {ip}\noptions timeout:5 attempts:1\n");
+    (dns, relay_with_name_files(test, hosts, &resolv))
+}
+
 /// A DNS server that never answers: each call ends at the deadline, and lookups do not pile up threads.
 #[test]
 #[cfg_attr(
@@ -378,9 +385,7 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
     ignore = "needs root (unshare) to give the relay its own /etc/hosts"
 )]
 fn a_silent_dns_server_gives_504_without_piling_up_threads() {
-    let dns = std::net::UdpSocket::bind("127.0.0.9:53").expect("port 53 on 127.0.0.9 is free");
-    let resolv = "nameserver 127.0.0.9\noptions timeout:5 attempts:1\n";
-    let relay = relay_with_name_files("dns", "127.0.0.1 localhost\n", resolv);
+    let (dns, relay) = relay_with_silent_dns("dns", "127.0.0.9", "127.0.0.1 localhost\n");
     let port = relay.port;
     let calls: Vec<_> = (0..80)
         .map(|i| {
@@ -411,10 +416,8 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
     ignore = "needs root (unshare) to give the relay its own /etc/hosts"
 )]
 fn slow_dns_cannot_starve_calls_to_known_names() {
-    let _dns = std::net::UdpSocket::bind("127.0.0.11:53").expect("port 53 on 127.0.0.11 is free");
-    let resolv = "nameserver 127.0.0.11\noptions timeout:5 attempts:1\n";
     let hosts = "127.0.0.1 localhost known.test\n";
-    let relay = relay_with_name_files("starve", hosts, resolv);
+    let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts);
     let echo = start_echo();
     // Not ready, echo closes each connection after its answer: every call needs a lookup.
     assert_eq!(echo.get("/ready?readiness=false").status, 503);
