@@ -89,6 +89,7 @@ fn a_body_sent_one_byte_at_a_time_keeps_echo_small() {
     let echo = start_echo_for_slow_bodies();
     assert_eq!(trickle_post(echo.port), 200);
     let peak = peak_memory(echo.child.id());
+    eprintln!("echo peaked at {:.1} MB", peak as f64 / MB as f64);
     assert!(peak < 24 * MB, "echo peaked at {} MB", peak / MB);
 }
 
@@ -105,6 +106,10 @@ fn a_reply_sent_one_byte_at_a_time_keeps_relay_small() {
         r.status
     );
     let peak = peak_memory(relay.child.id());
+    eprintln!(
+        "relay peaked at {:.1} MB for one call",
+        peak as f64 / MB as f64
+    );
     assert!(peak < 24 * MB, "relay peaked at {} MB", peak / MB);
 
     let upstream = trickling_upstream_for(50);
@@ -120,6 +125,10 @@ fn a_reply_sent_one_byte_at_a_time_keeps_relay_small() {
         assert_eq!(call.join().unwrap().status, 200);
     }
     let peak = peak_memory(relay.child.id());
+    eprintln!(
+        "relay peaked at {:.1} MB for 50 calls",
+        peak as f64 / MB as f64
+    );
     assert!(
         peak < 64 * MB,
         "relay peaked at {} MB for 50 calls",
@@ -149,5 +158,6 @@ fn in_a_64_mib_cgroup_slow_bodies_and_replies_are_served() {
     assert_eq!(echo.get("/alive").status, 200, "echo still runs");
     assert_eq!(relay.get("/alive").status, 200, "relay still runs");
     let peak = cgroup.peak();
+    eprintln!("the cgroup peaked at {:.1} MB", peak as f64 / MB as f64);
     assert!(peak < 64 << 20, "the cgroup peaked at {} MB", peak / MB);
 }
