@@ -59,6 +59,12 @@ async fn echo(req: Request, ctx: &Context) -> Response {
         Ok(options) => options,
         Err(reason) => return text(StatusCode::BAD_REQUEST, format!("✖ {reason}\n")),
     };
+    // delay and status are course switches: off with COURSE_SWITCHES, and only GET and POST.
+    if !options.delay.is_zero() || options.status != StatusCode::OK {
+        if let Some(refused) = ctx.switch_refused(&head.method) {
+            return refused;
+        }
+    }
     if !options.delay.is_zero() {
         tokio::time::sleep(options.delay).await;
     }

@@ -321,6 +321,83 @@ fn slow_clients_cannot_hold_the_server() {
     }
 }
 
+/// Beyond `MAX_CONNECTIONS`, new connections wait in the queue until one closes.
+#[test]
+fn the_connection_cap_holds_new_connections_until_one_closes() {
+    let server = Server::start(&[("MAX_CONNECTIONS", "10"), ("HEADER_READ_TIMEOUT", "30s")]);
+    let mut idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut waiting = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    waiting
+        .write_all(b"GET /echo?message=late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut bytes = Vec::new();
+    let early = waiting.read_to_end(&mut bytes);
+    assert!(
+        early.is_err() && bytes.is_empty(),
+        "answered over the cap: {bytes:?}"
+    );
+    server.wait_for_log(
+        "Connection limit reached: 10 connections are open. New ones wait until one closes. Raise the limit with --max-connections.",
+        Duration::from_secs(2),
+    );
+    drop(idle.pop());
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    waiting.read_to_end(&mut bytes).unwrap();
+    let reply = common::parse(&bytes).unwrap();
+    assert_eq!(reply.status, 200, "answered once a connection closed");
+    assert_eq!(
+        server
+            .logs()
+            .iter()
+            .filter(|l| l.contains("Connection limit reached"))
+            .count(),
+        1,
+        "the line does not repeat for every connection"
+    );
+}
+
+/// The memory an idle connection costs (ARCHITECTURE.md sizes the default cap with it).
+#[test]
+fn idle_connections_cost_little_memory() {
+    let server = Server::start(&[("HEADER_READ_TIMEOUT", "30s"), ("MAX_CONNECTIONS", "1001")]);
+    let rss = || {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap();
+        kib * 1024
+    };
+    let before = rss();
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    assert_eq!(
+        server.get("/echo?message=hi").status,
+        200,
+        "all are accepted"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let per_connection = (rss() - before) / 1000;
+    eprintln!("one idle connection costs {per_connection} bytes of RSS");
+    assert!(
+        per_connection < 24 * 1024,
+        "{per_connection} bytes per idle connection"
+    );
+    drop(idle);
+}
+
 #[test]
 fn a_slow_body_gets_408() {
     let server = Server::start(&[("HEADER_READ_TIMEOUT", "300ms")]);

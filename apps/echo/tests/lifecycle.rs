@@ -171,6 +171,60 @@ fn after_the_delay_new_connections_are_refused_while_requests_finish() {
     server.wait_for_log("Shutting down after SIGINT", Duration::ZERO);
 }
 
+/// When the shutdown delay ends, the connections the kernel has already accepted for us
+/// are answered (with `Connection: close`), not reset. 50 clients reconnect all through it.
+#[test]
+fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
+    let mut server = Server::start(&[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")]);
+    let port = server.port;
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            thread::spawn(move || {
+                let (mut answers, mut lost) = (0u32, Vec::new());
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < deadline {
+                    // A refused connection is no lost request: the client tries another pod.
+                    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                        break;
+                    };
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut bytes = Vec::new();
+                    let sent = s.write_all(
+                        b"GET /echo?message=q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    );
+                    let read = sent.and_then(|()| s.read_to_end(&mut bytes));
+                    match (read, common::parse(&bytes)) {
+                        (Ok(_), Ok(reply)) if reply.status == 200 => answers += 1,
+                        (read, _) => lost.push(format!(
+                            "at {:?}: {read:?}, {} bytes",
+                            common::now(),
+                            bytes.len()
+                        )),
+                    }
+                }
+                (answers, lost)
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    eprintln!("SIGTERM at {:?}", common::now());
+    server.signal("TERM");
+    let (mut answers, mut lost) = (0, Vec::new());
+    for client in clients {
+        let (a, l) = client.join().unwrap();
+        answers += a;
+        lost.extend(l);
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} requests lost: {lost:#?}",
+        lost.len(),
+        answers + lost.len() as u32
+    );
+    assert!(answers > 100, "only {answers} answers");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(0));
+}
+
 #[test]
 fn a_second_signal_exits_at_once() {
     let mut server = Server::start(&[("SHUTDOWN_DELAY", "20s")]);
@@ -227,6 +281,94 @@ fn crash_exits_with_the_code_asked_for() {
     );
     assert_eq!(server.wait_exit(Duration::from_secs(2)).code(), Some(7));
     server.wait_for_log("Crash requested: exiting with code 7.", Duration::ZERO);
+}
+
+fn ask(port: u16, method: &str, path: &str) -> common::Reply {
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    common::raw(port, request.as_bytes()).expect("the server answers")
+}
+
+/// `curl -I '/crash?code=0'` made echo exit. Switches act only on GET and POST.
+#[test]
+fn course_switches_act_only_on_get_and_post() {
+    let mut server = Server::start(&[]);
+    let port = server.port;
+    for (method, path) in [
+        ("HEAD", "/crash?code=0"),
+        ("PUT", "/crash"),
+        ("DELETE", "/ready?readiness=false"),
+        ("HEAD", "/alive?liveness=false"),
+        ("OPTIONS", "/ready?readiness=false"),
+        ("HEAD", "/echo?status=500"),
+        ("HEAD", "/echo?delay=3000"),
+    ] {
+        let started = Instant::now();
+        let reply = ask(port, method, path);
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{method} {path}"
+        );
+        if method != "HEAD" {
+            assert_eq!(
+                reply.text(),
+                "✖ The course switches work only with GET and POST.\n"
+            );
+        }
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server.child.try_wait().unwrap(),
+        None,
+        "the server still runs"
+    );
+    assert_eq!(server.get("/ready").status, 200);
+    assert_eq!(server.get("/alive").status, 200);
+    assert_eq!(
+        ask(port, "HEAD", "/ready").status,
+        200,
+        "a plain probe works with any method"
+    );
+    assert_eq!(ask(port, "POST", "/ready?readiness=false").status, 503);
+    assert_eq!(ask(port, "GET", "/ready?readiness=true").status, 200);
+    assert_eq!(ask(port, "POST", "/crash?code=4").status, 200);
+    assert_eq!(server.wait_exit(Duration::from_secs(2)).code(), Some(4));
+}
+
+/// `COURSE_SWITCHES=off` (or `--course-switches off`) turns every switch off.
+#[test]
+fn course_switches_off_turns_them_all_off() {
+    let mut server = Server::start(&[("COURSE_SWITCHES", "off")]);
+    server.wait_for_log("course switches off", Duration::ZERO);
+    for path in [
+        "/crash?code=0",
+        "/ready?readiness=false",
+        "/alive?liveness=false",
+        "/echo?status=500",
+        "/echo?delay=3000",
+    ] {
+        let reply = server.get(path);
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (403, "✖ The course switches are off here (COURSE_SWITCHES=off). /crash, delay, status and the probe switches do nothing.\n"),
+            "{path}"
+        );
+    }
+    assert_eq!(server.get("/ready").status, 200);
+    assert_eq!(server.get("/alive").status, 200);
+    assert_eq!(server.get("/echo?message=hi").status, 200);
+    assert_eq!(
+        server.child.try_wait().unwrap(),
+        None,
+        "the server still runs"
+    );
+    let out = Command::new(BIN)
+        .args(["--course-switches", "maybe"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[possible values: on, off]"), "{err}");
 }
 
 #[test]

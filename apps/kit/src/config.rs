@@ -31,6 +31,16 @@ pub struct Common {
     #[arg(long, env = "LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
+    /// The most client connections open at once. More wait in the queue until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// The course switches: /crash, ?readiness=, ?liveness= and echo's delay and status.
+    /// A real service would not expose them: set off to turn them all off.
+    #[arg(long, env = "COURSE_SWITCHES", value_enum, default_value_t = OnOff::On)]
+    pub course_switches: OnOff,
+
     /// How long a client may take to send its request headers or body (hidden: for tests).
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, hide = true)]
     pub header_read_timeout: Duration,
@@ -43,6 +53,13 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// A setting that is on or off.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// The least important log lines to show.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::StatusCode;
@@ -83,21 +83,61 @@ pub fn form_value<'a>(form: &'a [u8], key: &str) -> Option<Cow<'a, str>> {
 /// The largest request body [`read_body`] accepts by default: 64 KiB.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Why [`read_at_most`] stopped.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body is larger than the limit.
+    TooLarge,
+    /// The connection failed or closed before the body was complete.
+    Broken(hyper::Error),
+}
+
+/// Reads a whole body (a request's or a reply's) into one buffer, never more than `limit` bytes.
+///
+/// The buffer is sized by the smaller of Content-Length and the limit, and each piece is
+/// copied in and let go at once. So memory stays bounded by the limit whatever the framing:
+/// a body sent one byte at a time does not keep a read buffer alive per byte.
+pub async fn read_at_most(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    use hyper::body::Body as _;
+    let hint = body.size_hint();
+    if hint.lower() > limit as u64 {
+        return Err(BodyError::TooLarge); // Content-Length says so: do not read at all.
+    }
+    // Without a length (chunked, or read to the end), start small and grow up to the limit.
+    let expected = hint.exact().unwrap_or(16 * 1024);
+    let mut buf = Vec::with_capacity(limit.min(usize::try_from(expected).unwrap_or(limit)));
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Broken)?.into_data() else {
+            continue; // trailers
+        };
+        if data.len() > limit - buf.len() {
+            return Err(BodyError::TooLarge);
+        }
+        if data.len() > buf.capacity() - buf.len() {
+            // Grow by doubling, but never past the limit.
+            let want = (buf.len() + data.len()).max(buf.capacity() * 2).min(limit);
+            buf.reserve_exact(want - buf.len());
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(buf.into())
+}
+
 /// Reads a whole request body, at most `limit` bytes, within `timeout`.
 /// Too big gives a `413` answer, too slow a `408`, a broken upload a `400`.
 pub async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, Response> {
-    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+    let Ok(read) = tokio::time::timeout(timeout, read_at_most(body, limit)).await else {
         let wait = crate::config::show_duration(timeout);
         let reason = format!("✖ The request body did not arrive within {wait}.\n");
         return Err(text(StatusCode::REQUEST_TIMEOUT, reason));
     };
     match read {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(text(
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("✖ The request body is larger than {} KiB.\n", limit / 1024),
         )),
-        Err(_) => Err(text(
+        Err(BodyError::Broken(_)) => Err(text(
             StatusCode::BAD_REQUEST,
             "✖ The request body could not be read.\n",
         )),

@@ -107,6 +107,8 @@ pub struct Context {
     pub metrics: metrics::Metrics,
     /// How long a client may take to send its headers or its body (`HEADER_READ_TIMEOUT`).
     pub read_timeout: std::time::Duration,
+    /// Whether the course switches work (`COURSE_SWITCHES`): see [`probes::switch_refused`].
+    pub course_switches: bool,
 }
 
 impl Context {
@@ -122,7 +124,13 @@ impl Context {
                     .chain(A::PATHS.iter().copied()),
             ),
             read_timeout: std::time::Duration::from_secs(5),
+            course_switches: true,
         }
+    }
+
+    /// `None` when this request may use a course switch; else the answer that says why.
+    pub fn switch_refused(&self, method: &hyper::Method) -> Option<http::Response> {
+        probes::switch_refused(self.course_switches, method)
     }
 }
 
@@ -149,6 +157,7 @@ pub fn run<A: App>(
     };
     let mut ctx = Context::new::<A>(info);
     ctx.read_timeout = common.header_read_timeout;
+    ctx.course_switches = common.course_switches == config::OnOff::On;
     match runtime.block_on(server::serve(common, ctx, app)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e.to_string()),

@@ -7,7 +7,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use hyper::StatusCode;
+use hyper::header::{HeaderValue, ALLOW};
+use hyper::{Method, StatusCode};
 
 use crate::http::{query_value, text, Response};
 
@@ -31,9 +32,33 @@ impl Probes {
     }
 }
 
+/// Whether a request may use a course switch (`/crash`, `?readiness=`, `?liveness=`,
+/// echo's `delay` and `status`): only when the switches are on, and only by GET or POST.
+/// `None` when it may; else the answer that says why: `403` when they are off,
+/// `405` for another method.
+pub fn switch_refused(switches_on: bool, method: &Method) -> Option<Response> {
+    if !switches_on {
+        return Some(text(
+            StatusCode::FORBIDDEN,
+            "✖ The course switches are off here (COURSE_SWITCHES=off). /crash, delay, status and the probe switches do nothing.\n",
+        ));
+    }
+    if method != Method::GET && method != Method::POST {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "✖ The course switches work only with GET and POST.\n",
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+        return Some(r);
+    }
+    None
+}
+
 /// `GET /ready`, or `/ready?readiness=false` to switch readiness off.
-pub fn ready(probes: &Probes, query: Option<&str>) -> Response {
-    if let Some(bad_value) = switch(&probes.ready, "readiness", query) {
+/// `refused` says whether this request may not switch (see [`switch_refused`]).
+pub fn ready(probes: &Probes, query: Option<&str>, refused: Option<Response>) -> Response {
+    if let Some(bad_value) = switch(&probes.ready, "readiness", query, refused) {
         return bad_value;
     }
     match probes.is_ready() {
@@ -43,8 +68,8 @@ pub fn ready(probes: &Probes, query: Option<&str>) -> Response {
 }
 
 /// `GET /alive`, or `/alive?liveness=false` to switch liveness off.
-pub fn alive(probes: &Probes, query: Option<&str>) -> Response {
-    if let Some(bad_value) = switch(&probes.alive, "liveness", query) {
+pub fn alive(probes: &Probes, query: Option<&str>, refused: Option<Response>) -> Response {
+    if let Some(bad_value) = switch(&probes.alive, "liveness", query, refused) {
         return bad_value;
     }
     match probes.is_alive() {
@@ -76,9 +101,18 @@ impl Default for Probes {
     }
 }
 
-/// Applies `?name=true` or `?name=false` to a flag. Another value gives a `400` answer.
-fn switch(flag: &AtomicBool, name: &str, query: Option<&str>) -> Option<Response> {
+/// Applies `?name=true` or `?name=false` to a flag. Another value gives a `400` answer,
+/// a request that may not switch the answer from [`switch_refused`].
+fn switch(
+    flag: &AtomicBool,
+    name: &str,
+    query: Option<&str>,
+    refused: Option<Response>,
+) -> Option<Response> {
     let value = query_value(query, name)?;
+    if refused.is_some() {
+        return refused;
+    }
     match parse_switch(&value) {
         Some(on) => {
             flag.store(on, Relaxed);
@@ -108,6 +142,48 @@ fn bad_switch(name: &str, value: &str) -> Response {
 mod tests {
     use super::*;
     use crate::http::body_text as body;
+
+    fn ready(p: &Probes, query: Option<&str>) -> Response {
+        super::ready(p, query, None)
+    }
+
+    fn alive(p: &Probes, query: Option<&str>) -> Response {
+        super::alive(p, query, None)
+    }
+
+    #[test]
+    fn switches_act_only_when_on_and_only_for_get_and_post() {
+        assert!(switch_refused(true, &Method::GET).is_none());
+        assert!(switch_refused(true, &Method::POST).is_none());
+        for method in [Method::HEAD, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            let (status, text) = body(switch_refused(true, &method).unwrap());
+            assert_eq!(status, 405, "{method}");
+            assert_eq!(text, "✖ The course switches work only with GET and POST.\n");
+        }
+        let (status, text) = body(switch_refused(false, &Method::GET).unwrap());
+        assert_eq!(status, 403);
+        assert!(text.contains("COURSE_SWITCHES=off"), "{text}");
+        let p = Probes::new();
+        let refused = super::ready(
+            &p,
+            Some("readiness=false"),
+            switch_refused(false, &Method::GET),
+        );
+        assert_eq!(body(refused).0, 403);
+        let refused = super::alive(
+            &p,
+            Some("liveness=false"),
+            switch_refused(true, &Method::HEAD),
+        );
+        assert_eq!(body(refused).0, 405);
+        assert!(p.is_ready() && p.is_alive());
+        let asked = super::ready(&p, None, switch_refused(false, &Method::HEAD));
+        assert_eq!(
+            body(asked),
+            (200, "ready\n".into()),
+            "a plain probe is always answered"
+        );
+    }
 
     #[test]
     fn switches_turn_probes_off_and_on() {

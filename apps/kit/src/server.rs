@@ -6,6 +6,7 @@
 //! length (414). After a signal the shutdown module takes over.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::{debug, info, warn};
 
 use crate::config::{show_duration, Common};
@@ -34,14 +36,20 @@ pub const KIT_PATHS: [&str; 6] = ["/", "/ready", "/alive", "/metrics", "/version
 struct Shared<A> {
     app: A,
     ctx: Context,
+    /// One permit per open connection: `--max-connections`.
+    slots: Semaphore,
 }
+
+/// How often the "connection limit reached" line may repeat.
+const LIMIT_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Opens the port, serves until a signal, then drains. Returns when it is safe to exit.
 pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Result<()> {
     let signals = shutdown::Signals::install()?;
     let listener = bind(config.port)?;
     // The state lives as long as the process: a leaked reference needs no reference counting.
-    let shared: &'static Shared<A> = Box::leak(Box::new(Shared { app, ctx }));
+    let slots = Semaphore::new(config.max_connections as usize);
+    let shared: &'static Shared<A> = Box::leak(Box::new(Shared { app, ctx, slots }));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -55,7 +63,25 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
     info!("✔ Ready: listening on port {port}. Try http://localhost:{port}/");
     let stop = shutdown::wait_for_signal(signals, &shared.ctx.probes, config.shutdown_delay);
     tokio::pin!(stop);
+    let mut limit_logged: Option<Instant> = None;
     loop {
+        let slot = match shared.slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if limit_logged.is_none_or(|at| at.elapsed() >= LIMIT_LOG_EVERY) {
+                    limit_logged = Some(Instant::now());
+                    warn!(
+                        "Connection limit reached: {} connections are open. New ones wait until one closes. Raise the limit with --max-connections.",
+                        config.max_connections
+                    );
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut stop => break,
+                    slot = shared.slots.acquire() => slot.expect("the semaphore is never closed"),
+                }
+            }
+        };
         let stream = tokio::select! {
             biased;
             () = &mut stop => break,
@@ -69,23 +95,98 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
-        let service = service_fn(move |req| answer(shared, req));
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                debug!("Connection closed with an error: {e}");
-            }
-        });
+        serve_connection(shared, &http, Some(&graceful), stream, Some(slot));
     }
+    // The kernel may hold connections it has accepted for us. Closing the listener would
+    // reset them, so stop new handshakes first and answer those that are already waiting:
+    // one request each, then close. (Graceful shutdown would close them unread.)
+    let queued = take_the_queue(&listener).await;
     drop(listener);
-    shutdown::drain(
-        graceful.shutdown(),
-        &shared.ctx.metrics,
-        config.drain_timeout,
-    )
-    .await;
+    if !queued.is_empty() {
+        info!(
+            "Answering the {} connections that were already waiting. Each gets one answer, then closes.",
+            queued.len()
+        );
+    }
+    let mut last = http.clone();
+    last.keep_alive(false);
+    let queued: Vec<_> = queued
+        .into_iter()
+        .map(|stream| {
+            let slot = shared.slots.try_acquire().ok();
+            serve_connection(shared, &last, None, stream, slot)
+        })
+        .collect();
+    let all_done = async move {
+        graceful.shutdown().await;
+        for conn in queued {
+            let _ = conn.await;
+        }
+    };
+    shutdown::drain(all_done, &shared.ctx.metrics, config.drain_timeout).await;
     Ok(())
+}
+
+/// Serves one connection in its own task; its slot is given back when it closes.
+/// A connection `graceful` watches finishes its request and closes at shutdown.
+fn serve_connection<A: App>(
+    shared: &'static Shared<A>,
+    http: &http1::Builder,
+    graceful: Option<&GracefulShutdown>,
+    stream: tokio::net::TcpStream,
+    slot: Option<SemaphorePermit<'static>>,
+) -> tokio::task::JoinHandle<()> {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| answer(shared, req));
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    async fn run(
+        conn: impl Future<Output = hyper::Result<()>>,
+        _slot: Option<SemaphorePermit<'_>>,
+    ) {
+        if let Err(e) = conn.await {
+            debug!("Connection closed with an error: {e}");
+        }
+    }
+    match graceful {
+        Some(graceful) => tokio::spawn(run(graceful.watch(conn), slot)),
+        None => tokio::spawn(run(conn, slot)),
+    }
+}
+
+/// How long handshakes already under way get to finish after new ones are stopped.
+const HANDSHAKE_SETTLE: Duration = Duration::from_millis(100);
+
+/// Stops new handshakes, lets those under way finish, then takes every connection the
+/// kernel has queued for us. New clients then find the port closed and try elsewhere.
+async fn take_the_queue(listener: &TcpListener) -> Vec<tokio::net::TcpStream> {
+    let socket = socket2::SockRef::from(listener);
+    // A filter on the listening socket drops every incoming SYN: no new handshake starts.
+    // Classic BPF: load the TCP flags byte (offset 13); SYN set: drop, else keep.
+    let drop_syn = [
+        socket2::SockFilter::new(0x30, 0, 0, 13), // BPF_LD | BPF_B | BPF_ABS
+        socket2::SockFilter::new(0x45, 0, 1, 0x02), // BPF_JMP | BPF_JSET | BPF_K: SYN
+        socket2::SockFilter::new(0x06, 0, 0, 0),  // BPF_RET: drop
+        socket2::SockFilter::new(0x06, 0, 0, u32::MAX), // BPF_RET: keep all of it
+    ];
+    match socket.attach_filter(&drop_syn) {
+        Ok(()) => tokio::time::sleep(HANDSHAKE_SETTLE).await,
+        Err(e) => debug!("Could not stop new handshakes ({e}); closing the port as it is."),
+    }
+    let mut queued = Vec::new();
+    loop {
+        match socket.accept() {
+            Ok((conn, _)) => {
+                let stream = std::net::TcpStream::from(conn);
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpStream::from_std(stream));
+                queued.extend(stream.ok());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+            Err(_) => break, // WouldBlock: the queue is empty
+        }
+    }
+    queued
 }
 
 /// Binds `[::]:port` for IPv4 and IPv6; falls back to `0.0.0.0` where IPv6 is off.
@@ -157,8 +258,8 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
     }
     let query = req.uri().query();
     match req.uri().path() {
-        "/ready" => probes::ready(&ctx.probes, query),
-        "/alive" => probes::alive(&ctx.probes, query),
+        "/ready" => probes::ready(&ctx.probes, query, ctx.switch_refused(req.method())),
+        "/alive" => probes::alive(&ctx.probes, query, ctx.switch_refused(req.method())),
         "/metrics" => {
             let mut out = String::with_capacity(4096);
             ctx.metrics.render(&ctx.probes, &mut out);
@@ -169,7 +270,10 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
             r
         }
         "/version" => version(ctx, query),
-        "/crash" => crash(query),
+        "/crash" => match ctx.switch_refused(req.method()) {
+            None => crash(query),
+            Some(refused) => refused,
+        },
         "/" => who_answered(ctx, A::HINT, &req),
         _ => shared.app.handle(req, ctx).await,
     }
@@ -276,9 +380,14 @@ fn who_answered(ctx: &Context, hint: &str, req: &Request) -> Response {
 
 /// How the server was set up, in one log line.
 pub fn describe(config: &Common) -> String {
+    let switches = match config.course_switches {
+        crate::config::OnOff::On => "on",
+        crate::config::OnOff::Off => "off",
+    };
     format!(
-        "port {}, shutdown delay {}, drain timeout {}",
+        "port {}, at most {} connections, shutdown delay {}, drain timeout {}, course switches {switches}",
         config.port,
+        config.max_connections,
         show_duration(config.shutdown_delay),
         show_duration(config.drain_timeout)
     )

@@ -2,26 +2,27 @@
 //!
 //! One client serves the whole process. It keeps connections open and reuses them,
 //! so a busy relay does not open a new connection per request.
-//! Names go through the system resolver, so Kubernetes search domains work.
+//! Names go through the system resolver, so Kubernetes search domains work (see lookup.rs).
 //! Every resolved address is checked again before the client connects.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper::body::{Body as _, Incoming};
+use http_body_util::Empty;
+use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use kit::http::BodyError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::target::{is_forbidden_ip, Target};
@@ -59,6 +60,8 @@ pub enum CallError {
     NotHttp,
     /// The connection closed before the reply was complete.
     Closed,
+    /// The message, once encoded, makes an address longer than echo reads. Nothing was sent.
+    TooLong(usize),
     /// Anything else.
     Other(String),
 }
@@ -75,7 +78,7 @@ impl CallError {
             CallError::TooLarge(_) => "too_large",
             CallError::NotHttp => "not_http",
             CallError::Closed => "closed",
-            CallError::Other(_) => "error",
+            CallError::TooLong(_) | CallError::Other(_) => "error",
         }
     }
 }
@@ -86,6 +89,7 @@ impl CallError {
         match self {
             CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             CallError::Blocked(_) => StatusCode::FORBIDDEN,
+            CallError::TooLong(_) => StatusCode::URI_TOO_LONG,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -105,6 +109,11 @@ impl fmt::Display for CallError {
             CallError::TooLarge(max) => write!(f, "The reply is larger than {max} bytes. The relay stopped reading."),
             CallError::NotHttp => f.write_str("The reply is not HTTP. Is this port an echo server?"),
             CallError::Closed => f.write_str("The connection closed before the reply was complete."),
+            CallError::TooLong(max) => write!(
+                f,
+                "The message is too long: encoded for the echo server it passes {} KiB. Send a shorter message.",
+                max / 1024
+            ),
             CallError::Other(why) => write!(f, "The call failed: {why}."),
         }
     }
@@ -147,9 +156,14 @@ impl EchoClient {
         token: Option<&str>,
     ) -> Result<Reply, CallError> {
         let max = self.max_reply_bytes;
+        let uri = echo_uri(target, params);
+        // echo answers 414 to a longer address; say so here, in words, and send nothing.
+        let path_and_query = uri.len() - format!("http://{target}").len();
+        if path_and_query > kit::server::MAX_URI {
+            return Err(CallError::TooLong(kit::server::MAX_URI));
+        }
         let call = async {
-            let request = crate::files::bearer(Request::get(echo_uri(target, params)), token)
-                .body(Empty::new());
+            let request = crate::files::bearer(Request::get(uri), token).body(Empty::new());
             let request = request.map_err(|e| CallError::Other(e.to_string()))?;
             let response = self
                 .http
@@ -167,15 +181,12 @@ impl EchoClient {
 }
 // ANCHOR_END: client
 
-/// Reads a reply body, but never more than `max` bytes.
+/// Reads a reply body into one buffer, never more than `max` bytes (see [`kit::http::read_at_most`]).
 async fn read_at_most(body: Incoming, max: usize) -> Result<Bytes, CallError> {
-    if body.size_hint().lower() > max as u64 {
-        return Err(CallError::TooLarge(max)); // Content-Length says so: do not read at all.
-    }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(CallError::TooLarge(max)),
-        Err(e) => Err(classify(&*e, max)),
+    match kit::http::read_at_most(body, max).await {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(CallError::TooLarge(max)),
+        Err(BodyError::Broken(e)) => Err(classify(&e, max)),
     }
 }
 
@@ -223,9 +234,6 @@ fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError
     CallError::Other(err.to_string())
 }
 
-/// At most this many name lookups run at once.
-static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
-
 /// The resolver: the system resolver, then a check of every address it returns.
 #[derive(Clone, Copy)]
 struct CheckedResolver;
@@ -264,19 +272,11 @@ impl tower_service::Service<Name> for CheckedResolver {
     fn call(&mut self, name: Name) -> Self::Future {
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let lookup = host.clone();
-            // getaddrinfo blocks, so it runs on tokio's blocking threads, a few at a time.
-            // A lookup cannot be stopped; the cap keeps a flood of slow names from piling up threads.
-            let permit = LOOKUPS.acquire().await?;
-            let found = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                (lookup.as_str(), 0).to_socket_addrs()
-            })
-            .await?;
-            let addrs: Vec<SocketAddr> = match found {
-                Ok(addrs) => addrs.collect(),
-                Err(_) => Vec::new(),
-            };
+            // Slow DNS cannot hold calls up past their deadline (see lookup.rs).
+            let addrs: Vec<SocketAddr> = crate::lookup::resolve(&host)
+                .await
+                .map(|found| found.to_vec())
+                .unwrap_or_default();
             if addrs.is_empty() {
                 return Err(LookupFailed(host).into());
             }
@@ -371,6 +371,7 @@ mod tests {
             CallError::TooLarge(65536),
             CallError::NotHttp,
             CallError::Closed,
+            CallError::TooLong(8192),
             CallError::Other("boom".into()),
         ] {
             let text = e.to_string();

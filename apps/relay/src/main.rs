@@ -6,6 +6,7 @@
 
 mod client;
 mod files;
+mod lookup;
 mod relay;
 mod target;
 

@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 use crate::client::{CallError, EchoClient, Reply};
 use crate::target::{self, Target, TargetError};
 
+/// echo's fault options, which the relay passes on.
+const FAULTS: [&str; 2] = ["delay", "status"];
+
 /// The outcomes of calls to echo, as counted in `relay_upstream_calls_total`.
 pub const OUTCOMES: &[&str] = &[
     "ok",
@@ -68,7 +71,7 @@ impl kit::App for Relay {
     async fn handle(&self, req: Request, ctx: &Context) -> Response {
         match (req.uri().path(), req.method()) {
             ("/relay", &Method::GET | &Method::HEAD) => {
-                let mut answer = self.relay(req.uri().query(), ctx).await;
+                let mut answer = self.relay(req.method(), req.uri().query(), ctx).await;
                 if let Some(note) = self.files.note() {
                     answer.headers_mut().insert(crate::files::NOTE_HEADER, note);
                 }
@@ -87,7 +90,7 @@ impl kit::App for Relay {
 impl Relay {
     // ANCHOR: relay_handler
     /// `/relay`: check the target, call echo, wrap its reply.
-    async fn relay(&self, query: Option<&str>, ctx: &Context) -> Response {
+    async fn relay(&self, method: &Method, query: Option<&str>, ctx: &Context) -> Response {
         let Some(as_json) = wants_json(query) else {
             return failure(
                 StatusCode::BAD_REQUEST,
@@ -100,6 +103,12 @@ impl Relay {
             Ok(target) => target,
             Err((status, reason)) => return failure(status, reason, None, as_json),
         };
+        // delay and status pass on echo's course switches: the relay's own setting rules too.
+        if FAULTS.iter().any(|key| query_value(query, key).is_some()) {
+            if let Some(refused) = ctx.switch_refused(method) {
+                return refused;
+            }
+        }
         let reply = match self.call(&target, query).await {
             Ok(reply) => reply,
             Err(e) => {
@@ -129,12 +138,15 @@ impl Relay {
     /// Calls echo with the message and echo's fault options, each one encoded. Counts the outcome.
     async fn call(&self, target: &Target, query: Option<&str>) -> Result<Reply, CallError> {
         let mut params = vec![("message", query_value(query, "message").unwrap_or_default())];
-        for key in ["delay", "status"] {
+        for key in FAULTS {
             params.extend(query_value(query, key).map(|value| (key, value)));
         }
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         let token = self.files.token();
         let result = self.client.echo(target, &params, token.as_deref()).await;
+        if let Err(CallError::TooLong(_)) = result {
+            return result; // the caller's mistake, and no call was made
+        }
         self.calls.inc(match &result {
             Ok(reply) if reply.status.is_success() => "ok",
             Ok(_) => "bad_status",

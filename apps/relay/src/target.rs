@@ -78,19 +78,43 @@ pub fn parse(text: &str) -> Result<Target, TargetError> {
 }
 
 /// True for addresses the relay never calls: link-local and cloud metadata.
+/// An IPv6 address that carries an IPv4 address is judged by the IPv4 address inside.
 pub fn is_forbidden_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_forbidden_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_forbidden_v4(v4),
-            None => {
-                let s = v6.segments();
-                (s[0] & 0xffc0) == 0xfe80 // fe80::/10, link-local
-                    || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata
-                    || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] // NAT64 of a forbidden IPv4
-                        && is_forbidden_v4(Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32)))
-            }
-        },
+        IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xffc0) == 0xfe80 // fe80::/10, link-local
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata
+                || embedded_v4(v6).into_iter().flatten().any(is_forbidden_v4)
+        }
+    }
+}
+
+/// The IPv4 addresses an IPv6 address may carry, in every form that routes to one.
+fn embedded_v4(v6: Ipv6Addr) -> [Option<Ipv4Addr>; 4] {
+    let b = v6.octets();
+    let v4 = |i: usize| Ipv4Addr::new(b[i], b[i + 1], b[i + 2], b[i + 3]);
+    let at = |i: [usize; 4]| Ipv4Addr::new(b[i[0]], b[i[1]], b[i[2]], b[i[3]]);
+    let s = v6.segments();
+    match s {
+        // ::a.b.c.d (compatible), ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated),
+        // 64:ff9b::a.b.c.d (NAT64, RFC 6052)
+        [0, 0, 0, 0, 0, 0 | 0xffff, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => [Some(v4(12)), None, None, None],
+        // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): the network picks a prefix of 48 to 96
+        // bits, so the IPv4 address may sit in any of the places RFC 6052 allows.
+        [0x64, 0xff9b, 1, ..] => [
+            Some(at([6, 7, 9, 10])),
+            Some(at([7, 9, 10, 11])),
+            Some(v4(9)),
+            Some(v4(12)),
+        ],
+        // 2002:a.b.c.d::/48, 6to4 (RFC 3056)
+        [0x2002, ..] => [Some(v4(2)), None, None, None],
+        // 2001:0:SERVER::/32, Teredo (RFC 4380): the client's address is stored inverted.
+        [0x2001, 0, ..] => [Some(!v4(12)), Some(v4(4)), None, None],
+        _ => [None; 4],
     }
 }
 
@@ -318,6 +342,11 @@ mod tests {
             "[fd00:ec2::254]:80",
             "[::ffff:169.254.169.254]:80",
             "[64:ff9b::a9fe:a9fe]:80",
+            "[::169.254.169.254]:80",
+            "[::ffff:0:a9fe:a9fe]:80",
+            "[64:ff9b:1:a9fe:a9:fe00::]:80",
+            "[2002:a9fe:a9fe::]:80",
+            "[2001:0:4136:e378:8000:63bf:5601:5601]:80",
             "metadata.google.internal:80",
             "METADATA.google.internal.:80",
             "metadata:80",
@@ -374,6 +403,20 @@ mod properties {
         (prop_oneof![name, ip], 1..=u16::MAX).prop_map(|(host, port)| Target { host, port })
     }
 
+    /// Any IPv4 address, with the forbidden ones often enough to matter.
+    fn ipv4() -> impl Strategy<Value = Ipv4Addr> {
+        prop_oneof![
+            any::<u32>().prop_map(Ipv4Addr::from),
+            any::<u16>().prop_map(|n| Ipv4Addr::from(0xa9fe_0000 | u32::from(n))),
+            Just(Ipv4Addr::new(100, 100, 100, 200)),
+            Just(Ipv4Addr::new(168, 63, 129, 16)),
+        ]
+    }
+
+    fn hi_lo(hi: u8, lo: u8) -> u16 {
+        (u16::from(hi) << 8) | u16::from(lo)
+    }
+
     proptest! {
         #[test]
         fn any_text_is_parsed_or_refused_without_panic(text in "\\PC{0,40}") {
@@ -388,6 +431,48 @@ mod properties {
         fn smuggled_parts_are_always_refused(t in target(), tail in "[/?#@%][ -~]{0,20}") {
             let text = format!("{t}{tail}");
             prop_assert!(matches!(parse(&text), Err(TargetError::Malformed(_))), "{}", text);
+        }
+
+        #[test]
+        fn every_ipv6_form_is_judged_by_its_ipv4_address(
+            v4 in ipv4(),
+            (free, teredo_server) in (any::<u16>(), any::<u32>()),
+        ) {
+            let forbidden = is_forbidden_v4(v4);
+            let n = u32::from(v4);
+            let (hi, lo) = ((n >> 16) as u16, n as u16);
+            let b = v4.octets();
+            let local_use_forms = [
+                // 64:ff9b:1::/48 with a /48, /56, /64 and /96 network prefix (RFC 6052)
+                [0x64, 0xff9b, 1, hi, u16::from(b[2]), (u16::from(b[3]) << 8), 0, 0],
+                [0x64, 0xff9b, 1, free & 0xff00 | u16::from(b[0]), u16::from(b[1]), hi_lo(b[2], b[3]), 0, 0],
+                [0x64, 0xff9b, 1, free, u16::from(b[0]), hi_lo(b[1], b[2]), u16::from(b[3]) << 8, 0],
+                [0x64, 0xff9b, 1, free, 0, 0, hi, lo],
+            ];
+            let t = !n;
+            let forms = [
+                ("mapped", [0, 0, 0, 0, 0, 0xffff, hi, lo]),
+                ("compatible", [0, 0, 0, 0, 0, 0, hi, lo]),
+                ("translated", [0, 0, 0, 0, 0xffff, 0, hi, lo]),
+                ("NAT64", [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]),
+                ("6to4", [0x2002, hi, lo, free, 0, 0, 0, 1]),
+                ("Teredo client", [0x2001, 0, 0x4136, 0xe378, 0x8000, free, (t >> 16) as u16, t as u16]),
+            ];
+            for (name, s) in forms {
+                let v6 = Ipv6Addr::from(s);
+                prop_assert_eq!(is_forbidden_ip(IpAddr::V6(v6)), forbidden, "{} {} carries {}", name, v6, v4);
+            }
+            // The prefix length of a local-use network is unknown, so every place is checked:
+            // a forbidden address is refused wherever it sits. (A harmless address may be
+            // refused too, when another place reads as a forbidden one.)
+            for s in local_use_forms {
+                let v6 = Ipv6Addr::from(s);
+                prop_assert!(!forbidden || is_forbidden_ip(IpAddr::V6(v6)), "local-use NAT64 {} carries {}", v6, v4);
+            }
+            // A Teredo server address that is forbidden makes the address forbidden too.
+            let server = Ipv4Addr::from(teredo_server);
+            let v6 = Ipv6Addr::new(0x2001, 0, (teredo_server >> 16) as u16, teredo_server as u16, 0, 0, 0xffff, 0xffff);
+            prop_assert_eq!(is_forbidden_ip(IpAddr::V6(v6)), is_forbidden_v4(server), "{}", v6);
         }
 
         #[test]

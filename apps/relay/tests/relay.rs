@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -154,27 +155,109 @@ fn missing_or_empty_echo_server_is_400() {
         .expect(400, "✖ format must be text or json.");
 }
 
-#[test]
-fn metadata_and_link_local_addresses_are_refused() {
-    let relay = start_relay(&[]);
-    for target in [
-        "169.254.169.254:80",
-        "[fe80::1]:80",
-        "[fd00:ec2::254]:80",
-        "metadata.google.internal:80",
-    ] {
-        let r = relay.get(&format!("/relay?echo_server={}", enc(target)));
-        r.expect(403, "link-local or cloud metadata");
+/// The addresses the guards refuse, bound to loopback inside the test's own network
+/// namespace, each with a canary listener on port 80.
+const FORBIDDEN: &[&str] = &[
+    "169.254.169.254",
+    "100.100.100.200",
+    "168.63.129.16",
+    "fe80::1",
+    "fd00:ec2::254",
+    "::169.254.169.254",
+    "64:ff9b::a9fe:a9fe",
+    "2002:a9fe:a9fe::",
+];
+
+/// Runs a guard test where the only network is loopback, so a broken guard can never send
+/// a packet off the machine. The test runs itself again under `unshare --net` (root);
+/// there it brings up `lo`, binds every forbidden address to it, and listens on port 80
+/// of each. The moment anything connects to one, the test process exits with a failure.
+fn in_own_network(test: &str, body: impl FnOnce()) {
+    if std::env::var_os("RELAY_TEST_OWN_NETWORK").is_none() {
+        let exe = std::env::current_exe().unwrap();
+        let status = Command::new("unshare")
+            .args(["--net", "--pid", "--fork", "--kill-child", "--"])
+            .arg(exe)
+            .args([test, "--exact", "--nocapture", "--include-ignored"])
+            .env("RELAY_TEST_OWN_NETWORK", "1")
+            .status()
+            .expect("unshare runs");
+        assert!(
+            status.success(),
+            "{test} failed in its own network namespace: {status}"
+        );
+        return;
     }
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(args).status().expect("ip runs");
+        assert!(status.success(), "ip {args:?}: {status}");
+    };
+    ip(&["link", "set", "lo", "up"]);
+    let unreachable =
+        TcpStream::connect_timeout(&"192.0.2.1:80".parse().unwrap(), Duration::from_millis(500));
+    assert!(
+        unreachable.is_err(),
+        "this namespace reaches beyond loopback"
+    );
+    for addr in FORBIDDEN {
+        let v6 = addr.contains(':');
+        let prefix = if v6 { "/128" } else { "/32" };
+        let mut args = vec![if v6 { "-6" } else { "-4" }, "addr", "add"];
+        let with_prefix = format!("{addr}{prefix}");
+        args.extend([with_prefix.as_str(), "dev", "lo"]);
+        if v6 {
+            args.push("nodad");
+        }
+        ip(&args);
+        let ip: std::net::IpAddr = addr.parse().unwrap();
+        let listen = match ip {
+            std::net::IpAddr::V6(v6) if v6.segments()[0] == 0xfe80 => {
+                std::net::SocketAddr::V6(std::net::SocketAddrV6::new(v6, 80, 0, 1))
+            }
+            ip => std::net::SocketAddr::new(ip, 80),
+        };
+        let canary = std::net::TcpListener::bind(listen).expect("the canary listens");
+        std::thread::spawn(move || {
+            if canary.accept().is_ok() {
+                eprintln!("✖ Something connected to {listen}: a target guard let it through.");
+                std::process::exit(3);
+            }
+        });
+    }
+    body();
+}
+
+#[test]
+#[cfg_attr(
+    not(netns),
+    ignore = "needs a network namespace of its own (root, unshare --net)"
+)]
+fn metadata_and_link_local_addresses_are_refused() {
+    in_own_network("metadata_and_link_local_addresses_are_refused", || {
+        let relay = start_relay(&[]);
+        for target in [
+            "169.254.169.254:80",
+            "100.100.100.200:80",
+            "168.63.129.16:80",
+            "[fe80::1]:80",
+            "[fd00:ec2::254]:80",
+            "[::ffff:169.254.169.254]:80",
+            "[::169.254.169.254]:80",
+            "[::ffff:0:a9fe:a9fe]:80",
+            "[64:ff9b::a9fe:a9fe]:80",
+            "[2002:a9fe:a9fe::]:80",
+            "metadata.google.internal:80",
+        ] {
+            let r = relay.get(&format!("/relay?echo_server={}", enc(target)));
+            r.expect(403, "link-local or cloud metadata");
+        }
+    });
 }
 
 /// Starts the relay with its own /etc/hosts and /etc/resolv.conf, in a private mount namespace.
-/// That needs root; without it, `None`.
-fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Option<App> {
-    if !is_root() {
-        eprintln!("skipped: needs root to give the relay its own /etc/hosts");
-        return None;
-    }
+/// That needs root: tests that use it are ignored where build.rs found no `unshare`.
+fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> App {
+    assert!(is_root(), "needs root to give the relay its own /etc/hosts");
     let dir = std::env::temp_dir().join(format!("relay-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hosts"), hosts).unwrap();
@@ -184,7 +267,7 @@ fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Option<App> {
     cmd.args(["--mount", "sh", "-c", script])
         .arg(&dir)
         .arg(relay_bin());
-    Some(App::spawn(cmd, &[]))
+    App::spawn(cmd, &[])
 }
 
 fn is_root() -> bool {
@@ -196,26 +279,40 @@ fn is_root() -> bool {
 
 /// Names that resolve to forbidden addresses are refused after DNS, before any connection.
 #[test]
+#[cfg_attr(
+    not(netns),
+    ignore = "needs a network namespace of its own (root, unshare --net)"
+)]
 fn names_that_resolve_to_metadata_are_refused() {
+    in_own_network(
+        "names_that_resolve_to_metadata_are_refused",
+        names_to_metadata,
+    );
+}
+
+fn names_to_metadata() {
     let hosts = "127.0.0.1 localhost good.test mixed.test\n\
-                 169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n";
-    let Some(relay) = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n") else {
-        return;
-    };
+                 169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n\
+                 ::a9fe:a9fe compat.test\n";
+    let relay = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n");
     let echo = start_echo();
     let port = echo.port;
     let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
     assert_eq!(ok.status, 200, "{ok:?}");
-    for name in ["sneaky.test", "sneaky6.test", "mixed.test"] {
-        let r = relay.get(&format!("/relay?echo_server={name}:{port}"));
+    for name in ["sneaky.test", "sneaky6.test", "mixed.test", "compat.test"] {
+        let r = relay.get(&format!("/relay?echo_server={name}:80"));
         r.expect(403, "link-local or cloud metadata");
     }
-    assert_eq!(relay.calls("blocked"), 3);
+    assert_eq!(relay.calls("blocked"), 4);
 }
 
 /// Kubernetes puts search domains into each pod's resolv.conf. Short names like `echo`
 /// and `echo.my-space` work because the relay asks the system resolver, which uses them.
 #[test]
+#[cfg_attr(
+    not(netns),
+    ignore = "needs root (unshare) to give the relay its own /etc/hosts"
+)]
 fn short_names_resolve_through_the_search_domains() {
     let dns = std::net::UdpSocket::bind("127.0.0.10:53").expect("port 53 on 127.0.0.10 is free");
     let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -224,9 +321,7 @@ fn short_names_resolve_through_the_search_domains() {
     let resolv = "nameserver 127.0.0.10\n\
                   search my-space.svc.cluster.local svc.cluster.local cluster.local\n\
                   options ndots:5 timeout:1 attempts:1\n";
-    let Some(relay) = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv) else {
-        return;
-    };
+    let relay = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv);
     let echo = start_echo();
     for name in ["echo", "echo.my-space", "echo.my-space.svc.cluster.local"] {
         let r = relay.get(&format!(
@@ -276,14 +371,21 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
     }
 }
 
+/// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try).
+fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, App) {
+    let dns = std::net::UdpSocket::bind((ip, 53)).expect("port 53 on that address is free");
+    let resolv = format!("nameserver {ip}\noptions timeout:5 attempts:1\n");
+    (dns, relay_with_name_files(test, hosts, &resolv))
+}
+
 /// A DNS server that never answers: each call ends at the deadline, and lookups do not pile up threads.
 #[test]
+#[cfg_attr(
+    not(netns),
+    ignore = "needs root (unshare) to give the relay its own /etc/hosts"
+)]
 fn a_silent_dns_server_gives_504_without_piling_up_threads() {
-    let dns = std::net::UdpSocket::bind("127.0.0.9:53").expect("port 53 on 127.0.0.9 is free");
-    let resolv = "nameserver 127.0.0.9\noptions timeout:5 attempts:1\n";
-    let Some(relay) = relay_with_name_files("dns", "127.0.0.1 localhost\n", resolv) else {
-        return;
-    };
+    let (dns, relay) = relay_with_silent_dns("dns", "127.0.0.9", "127.0.0.1 localhost\n");
     let port = relay.port;
     let calls: Vec<_> = (0..80)
         .map(|i| {
@@ -302,6 +404,70 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
         call.join().unwrap().expect(504, "did not answer within 2s");
     }
     drop(dns);
+}
+
+/// A DNS server that never answers, and a flood of names only it could answer: calls to
+/// names the relay has called lately, and calls by address, still work. Before, the slow
+/// lookups held every lookup slot for seconds after their calls had ended, and every call
+/// that needed a lookup, even of a name in /etc/hosts, failed with 504.
+#[test]
+#[cfg_attr(
+    not(netns),
+    ignore = "needs root (unshare) to give the relay its own /etc/hosts"
+)]
+fn slow_dns_cannot_starve_calls_to_known_names() {
+    let hosts = "127.0.0.1 localhost known.test\n";
+    let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts);
+    let echo = start_echo();
+    // Not ready, echo closes each connection after its answer: every call needs a lookup.
+    assert_eq!(echo.get("/ready?readiness=false").status, 503);
+    let (port, echo_port) = (relay.port, echo.port);
+    relay
+        .get(&format!("/relay?echo_server=known.test:{echo_port}"))
+        .expect(200, "Relay-To: known.test:");
+    let flood = std::thread::spawn(move || {
+        let mut calls = Vec::new();
+        for round in 0..4 {
+            for i in 0..40 {
+                calls.push(std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let r = get(port, &format!("/relay?echo_server=slow{round}-{i}.test:80"));
+                    (r.status, started.elapsed())
+                }));
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        calls
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let until = Instant::now() + Duration::from_secs(7);
+    let mut known = 0;
+    while Instant::now() < until {
+        let started = Instant::now();
+        let r = relay.get(&format!("/relay?echo_server=known.test:{echo_port}"));
+        assert_eq!(r.status, 200, "a known name during the flood: {r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+        relay
+            .relay_to_within(echo_port, Duration::from_secs(1))
+            .expect(200, "Reply:");
+        known += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(known >= 10, "only {known} calls to the known name");
+    for (status, took) in flood.join().unwrap() {
+        assert_eq!(status, 504);
+        assert!(
+            took < Duration::from_millis(3500),
+            "a slow name took {took:?}"
+        );
+    }
 }
 
 #[test]
@@ -432,6 +598,33 @@ fn a_closed_port_gives_502_refused() {
     r.expect(502, "The connection was refused.");
     let r = relay.get("/relay?echo_server=no-such-name.invalid:8080");
     r.expect(502, "does not resolve");
+}
+
+/// 8000 `+` fit the relay's 8 KiB address limit but grow threefold once encoded for echo.
+#[test]
+fn a_message_too_long_for_echo_once_encoded_gets_414_from_the_relay() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let long = relay.get(&format!(
+        "/relay?echo_server={}&message={}",
+        echo.addr(),
+        "+".repeat(8000)
+    ));
+    assert_eq!(long.status, 414, "{long:?}");
+    assert_eq!(
+        long.body,
+        format!(
+            "✖ Relay to {} failed. The message is too long: encoded for the echo server it passes 8 KiB. Send a shorter message.\n",
+            echo.addr()
+        )
+    );
+    assert_eq!(relay.calls("error"), 0, "nothing was sent to echo");
+    let fits = relay.get(&format!(
+        "/relay?echo_server={}&message={}",
+        echo.addr(),
+        "+".repeat(2700)
+    ));
+    fits.expect(200, &format!("Message: {}\n", " ".repeat(2700)));
 }
 
 #[test]
@@ -597,6 +790,33 @@ fn only_get_and_head_are_answered() {
         "{}",
         r.body
     );
+}
+
+/// echo's fault options pass through the relay only by GET, and only when its switches are on.
+#[test]
+fn the_relay_passes_faults_on_only_when_its_switches_allow() {
+    let echo = start_echo();
+    let relay = start_relay(&[]);
+    let path = format!("/relay?echo_server={}&status=500", echo.addr());
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    write!(
+        s,
+        "HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    relay
+        .get(&path)
+        .expect(502, "answered 500 Internal Server Error");
+    let off = start_relay(&["--course-switches", "off"]);
+    off.get(&path).expect(403, "COURSE_SWITCHES=off");
+    off.get(&format!("/relay?echo_server={}&delay=2000", echo.addr()))
+        .expect(403, "COURSE_SWITCHES=off");
+    off.get(&format!("/relay?echo_server={}&message=hi", echo.addr()))
+        .expect(200, "Message: hi\n");
+    assert_eq!(off.calls("bad_status") + off.calls("ok"), 1);
 }
 
 #[test]

@@ -179,7 +179,7 @@ pub fn get(port: u16, path: &str) -> Reply {
 
 pub fn try_get(port: u16, path: &str) -> std::io::Result<Reply> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
@@ -248,4 +248,103 @@ pub fn raw_answer(answer: &'static [u8], hold: Duration) -> u16 {
             std::thread::sleep(hold);
         }
     })
+}
+
+/// The peak memory (`VmHWM`) of a process, in bytes.
+pub fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("VmHWM in /proc/PID/status");
+    kib * 1024
+}
+
+/// Writes `data` one byte per TCP segment, with a short pause after each,
+/// so the reader gets one tiny piece at a time.
+pub fn trickle(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    for byte in data {
+        stream.write_all(std::slice::from_ref(byte))?;
+        std::thread::sleep(Duration::from_micros(40));
+    }
+    Ok(())
+}
+
+/// A memory cgroup made for one test under this process's own cgroup, removed when dropped.
+/// (build.rs sets `cfg(memcg)` where one can be made.)
+pub struct Cgroup {
+    dir: PathBuf,
+    v2: bool,
+}
+
+impl Cgroup {
+    /// A new cgroup with a memory limit of `bytes` (and no swap).
+    pub fn new(name: &str, bytes: u64) -> Cgroup {
+        let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let (dir, v2) = text
+            .lines()
+            .find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                let path = path.trim_start_matches('/');
+                if controllers.split(',').any(|c| c == "memory") {
+                    Some((Path::new("/sys/fs/cgroup/memory").join(path), false))
+                } else if id == "0" && controllers.is_empty() {
+                    Some((Path::new("/sys/fs/cgroup").join(path), true))
+                } else {
+                    None
+                }
+            })
+            .expect("a memory cgroup");
+        let dir = dir.join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
+        let cgroup = Cgroup { dir, v2 };
+        if v2 {
+            cgroup.write("memory.max", &bytes.to_string());
+            cgroup.write("memory.swap.max", "0");
+        } else {
+            cgroup.write("memory.limit_in_bytes", &bytes.to_string());
+            if cgroup.dir.join("memory.memsw.limit_in_bytes").exists() {
+                cgroup.write("memory.memsw.limit_in_bytes", &bytes.to_string());
+            }
+        }
+        cgroup
+    }
+
+    fn write(&self, file: &str, value: &str) {
+        let path = self.dir.join(file);
+        std::fs::write(&path, value)
+            .unwrap_or_else(|e| panic!("cannot write {value} to {}: {e}", path.display()));
+    }
+
+    /// Moves a process into the cgroup.
+    pub fn add(&self, pid: u32) {
+        self.write("cgroup.procs", &pid.to_string());
+    }
+
+    /// The most memory the cgroup used, in bytes.
+    pub fn peak(&self) -> u64 {
+        let file = if self.v2 {
+            "memory.peak"
+        } else {
+            "memory.max_usage_in_bytes"
+        };
+        let text = std::fs::read_to_string(self.dir.join(file)).unwrap_or_default();
+        text.trim().parse().unwrap_or(0)
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // The processes in it are gone by now (App is dropped first); a cgroup with none is removed.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
