@@ -65,8 +65,9 @@ busybox_run() {
   local envs=()
   local e
   for e in "$@"; do envs+=("--env=$e"); done
+  # ${envs[@]+...}: an empty array under set -u fails on bash before 4.4 (macOS has 3.2).
   lk_default run "$name" -i --rm --restart=Never --quiet --image="$LESSONS_BUSYBOX" \
-    "${envs[@]}" --command -- sh -c "$script"
+    ${envs[@]+"${envs[@]}"} --command -- sh -c "$script"
 }
 
 # --- lesson 14: logs and debugging ------------------------------------------------------
@@ -122,7 +123,22 @@ lesson14_logs_and_debugging() {
 
 # --- lesson 15: configuration ---------------------------------------------------------------
 
-relay_note_is() { curl -si --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi" | contains -i "^x-relay-note: $1"; }
+relay_headers() { curl -sSi --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi"; }
+relay_note_is() { relay_headers | contains -i "^x-relay-note: $1"; }
+# relay answers, and without the header x-relay-note (a failed call is not "no note").
+relay_has_no_note() {
+  local headers
+  headers=$(relay_headers) || return 1
+  grep -q '^HTTP/' <<<"$headers" && ! grep -qi '^x-relay-note:' <<<"$headers"
+}
+# relay_logs_timeout 3s: the pod that kubectl logs deploy/relay reads logged "Call timeout 3s".
+# Right after a rollout, that can still be an old pod (podutils.ByLogging prefers the pod
+# ready the longest), so callers retry with lessons_wait.
+relay_logs_timeout() { lk logs deploy/relay 2>/dev/null | contains -G "Call timeout $1\."; }
+restart_relay() {
+  lk rollout restart deploy/relay >/dev/null || lessons_fail "kubectl rollout restart deploy/relay failed."
+  lk rollout status deploy/relay --timeout=180s >/dev/null || lessons_fail "The restart of relay did not finish."
+}
 echo_refuses_without_token() {
   busybox_run e2e-token-check 'wget -q -O - "http://echo.my-space:8080/echo?message=hi" 2>&1 || true' |
     contains -G '401'
@@ -131,16 +147,24 @@ relay_gets_reply() { curl -s --max-time 5 "$LESSONS_RELAY_URL/relay?message=hi" 
 
 lesson15_configuration() {
   lessons_say "Lesson 15: a ConfigMap as variables and as a file, a Secret with a token"
+  # make demo (kubectl apply -k lessons) already applied relay-config.yaml. Start as the lesson
+  # does, without the ConfigMap, so the checks below see it arrive.
+  lk delete configmap relay --ignore-not-found >/dev/null || lessons_fail "Could not delete the ConfigMap relay."
+  restart_relay
+  lessons_wait 60 "relay logging the default Call timeout 2s" relay_logs_timeout 2s
+  lessons_wait 60 "relay answering without the header x-relay-note" relay_has_no_note
+  lessons_ok "Without the ConfigMap, relay uses the default Call timeout 2s and sends no note."
+
   lk create configmap relay --dry-run=client -o yaml --from-literal=CALL_TIMEOUT=3s |
     contains -G 'CALL_TIMEOUT: 3s' || lessons_fail "kubectl create configmap --dry-run printed no CALL_TIMEOUT."
   lk apply -f lessons/15-configuration/relay-config.yaml >/dev/null || lessons_fail "Could not apply relay-config.yaml."
   lessons_wait 180 "the note of the ConfigMap in the x-relay-note header" \
     relay_note_is "Settings from the ConfigMap relay"
-  lessons_ok "The mounted file reached relay without a restart."
+  relay_logs_timeout 2s || lessons_fail "relay changed its Call timeout without a restart."
+  lessons_ok "The mounted file reached relay without a restart; the variable did not change."
 
-  lk rollout restart deploy/relay >/dev/null || lessons_fail "kubectl rollout restart deploy/relay failed."
-  lk rollout status deploy/relay --timeout=180s >/dev/null || lessons_fail "The restart of relay did not finish."
-  lk logs deploy/relay | contains -G 'Call timeout 3s' || lessons_fail "relay does not log 'Call timeout 3s' after the restart."
+  restart_relay
+  lessons_wait 60 "relay logging Call timeout 3s" relay_logs_timeout 3s
   lessons_ok "CALL_TIMEOUT from the ConfigMap counts after a rollout restart."
 
   local token
@@ -173,7 +197,7 @@ lesson16_access() {
   api=$("$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" config view --minify -o jsonpath='{..server}')
   "$LESSONS_KUBECTL" --context "$LESSONS_CONTEXT" config view --raw --minify \
     -o jsonpath='{..certificate-authority-data}' | base64 -d >"$LESSONS_WORK/ca.crt"
-  local call=(curl -s --cacert "$LESSONS_WORK/ca.crt" -H "Authorization: Bearer $token")
+  local call=(curl -sS --cacert "$LESSONS_WORK/ca.crt" -H "Authorization: Bearer $token")
   "${call[@]}" "$api/api/v1/namespaces/my-space/pods" | contains -G '"name": "echo-' ||
     lessons_fail "The token could not list the pods."
   local denied want
