@@ -99,11 +99,16 @@ def test_kustomization_lists_existing_files_only() -> None:
     assert len(set(k["resources"])) == len(k["resources"]), "a file is listed twice"
 
 
-def test_kustomization_holds_the_whole_app_but_not_the_lesson_pod() -> None:
+# Files a lesson applies as one of its steps; the app starts without them.
+LESSON_STEPS = {"08-scheduler/pod.yaml", "15-configuration/relay-config.yaml",
+                "16-access/relay-access.yaml"}
+
+
+def test_kustomization_holds_the_whole_app_but_not_the_lesson_steps() -> None:
     listed = {LESSONS / r for r in kustomization()["resources"]}
-    lesson_pod = LESSONS / "08-scheduler" / "pod.yaml"
-    assert lesson_pod not in listed, "the single lesson pod is a lesson step, not part of the app"
-    assert listed == set(manifest_files()) - {lesson_pod}, "a manifest is missing from the app"
+    steps = {LESSONS / s for s in LESSON_STEPS}
+    assert not listed & steps, "a file that a lesson applies as a step is not part of the app"
+    assert listed == set(manifest_files()) - steps, "a manifest is missing from the app"
     kinds = {(d.kind, d.name) for p in listed for d in read_docs(p)}
     for wanted in [("Namespace", "my-space"), ("Deployment", "echo"), ("Service", "echo"),
                    ("Deployment", "relay"), ("Service", "relay"),
