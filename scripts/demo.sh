@@ -41,6 +41,15 @@ wait_http() {
   return 1
 }
 
+# call_relay PORT: show the curl command, call relay on this machine, show its reply.
+call_relay() {
+  local reply
+  say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' http://localhost:$1/relay"
+  reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "http://127.0.0.1:$1/relay") ||
+    fail "relay did not answer 200. It said: $reply"
+  show_reply "$reply"
+}
+
 # show_reply REPLY: the relay's answer, indented, one "|" per line.
 show_reply() {
   case "$1" in
@@ -140,13 +149,7 @@ local_demo() {
   ok "relay answers on http://127.0.0.1:$relay_port"
 
   step "Call relay. Relay calls echo and wraps its reply"
-  local url="http://127.0.0.1:$relay_port/relay"
-  say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' $url"
-  local reply
-  reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "$url") ||
-    fail "relay did not answer 200. It said: $reply"
-  say "  The reply:"
-  printf '%s\n' "$reply" | sed 's/^/    | /'
+  call_relay "$relay_port"
   ok "relay reached echo and printed its reply."
 
   step "Stop both apps"
@@ -173,6 +176,10 @@ demo_containers() {
     fi
   done
 }
+
+# make run-echo and run-relay end with what to try and how to stop one app.
+# The demo says that once for both at its end, so it leaves out theirs.
+without_hints() { sed -e '/^  Try: /d' -e '/^  Stop it with: /d'; }
 
 stop_demo_containers() {
   mk -s CONTAINER_ENGINE="$ENGINE" stop-relay stop-echo | sed 's/^/  /'
@@ -204,25 +211,20 @@ containers_demo() {
   fi
   local echo_port relay_port
   echo_port=$(free_port_from 8081) || fail "No free port from 8081 to 8280."
-  mk "${mk_engine[@]}" run-echo ECHO_HOST_PORT="$echo_port" || fail "echo did not start. Read the lines above."
+  mk "${mk_engine[@]}" run-echo ECHO_HOST_PORT="$echo_port" | without_hints || fail "echo did not start. Read the lines above."
   wait_http "http://127.0.0.1:$echo_port/ready" 15 ||
     fail "echo does not answer on port $echo_port. Look at: $ENGINE logs $ECHO_CONTAINER"
   ok "echo answers on http://localhost:$echo_port"
 
   step "Start relay in a container. It calls echo by its name"
   relay_port=$(free_port_from $((echo_port + 1))) || fail "No free port after $echo_port."
-  mk "${mk_engine[@]}" run-relay RELAY_HOST_PORT="$relay_port" || fail "relay did not start. Read the lines above."
+  mk "${mk_engine[@]}" run-relay RELAY_HOST_PORT="$relay_port" | without_hints || fail "relay did not start. Read the lines above."
   wait_http "http://127.0.0.1:$relay_port/ready" 15 ||
     fail "relay does not answer on port $relay_port. Look at: $ENGINE logs $RELAY_CONTAINER"
   ok "relay answers on http://localhost:$relay_port"
 
   step "Call relay. Relay calls echo and wraps its reply"
-  local url="http://localhost:$relay_port/relay"
-  say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' $url"
-  local reply
-  reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "http://127.0.0.1:$relay_port/relay") ||
-    fail "relay did not answer 200. It said: $reply"
-  show_reply "$reply"
+  call_relay "$relay_port"
   ok "relay reached echo on the network $CONTAINER_NETWORK."
   say ""
   say "✔ echo and relay run as containers. They keep running."
@@ -348,6 +350,7 @@ down() {
   stop_local_apps
   stop_port_forward
   if find_engine && [ -n "$(demo_containers)" ]; then
+    say "The demo's containers run. make stops them:"
     stop_demo_containers
   fi
   say "✔ No demo program or container is running on this machine."

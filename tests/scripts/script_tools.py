@@ -53,3 +53,15 @@ def workflow_steps(workflow: dict) -> list[dict]:
 
 def workflow_run_blocks(workflow: dict) -> list[str]:
     return [s["run"] for s in workflow_steps(workflow) if "run" in s]
+
+
+def relay_reply(target: str = r".+", message: str = "hello from the demo") -> re.Pattern[str]:
+    """The relay's reply as make demo shows it; `target` is a pattern for the Relay-To line."""
+    return re.compile(
+        r"  The reply:\n"
+        r"    \| Relay-Host: (?P<relay_host>.+)\n"
+        rf"    \| Relay-To: (?P<target>{target})\n"
+        r"    \| Reply:\n"
+        r"    \| Echo host: (?P<echo_host>.+)\n"
+        rf"    \| Message: (?P<message>{re.escape(message)})\n"
+    )

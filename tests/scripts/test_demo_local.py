@@ -12,18 +12,11 @@ import socket
 
 import pytest
 
-from script_tools import NO_KIND, REPO, long_sentences, make
+from script_tools import NO_KIND, REPO, long_sentences, make, relay_reply
 
 pytestmark = pytest.mark.timeout(600)
 
-REPLY = re.compile(
-    r"  The reply:\n"
-    r"    \| Relay-Host: (?P<relay_host>.+)\n"
-    r"    \| Relay-To: 127\.0\.0\.1:(?P<echo_port>\d+)\n"
-    r"    \| Reply:\n"
-    r"    \| Echo host: (?P<echo_host>.+)\n"
-    r"    \| Message: (?P<message>.*)\n"
-)
+REPLY = relay_reply(r"127\.0\.0\.1:(?P<echo_port>\d+)")
 
 
 def port_answers(port: int) -> bool:
