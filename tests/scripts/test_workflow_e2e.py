@@ -6,7 +6,9 @@ What every workflow must follow is checked in test_workflows.py.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -82,3 +84,15 @@ def test_make_e2e_without_kind_says_so_and_fails():
     assert "✖ Nothing was tested." in out
     assert "Traceback" not in out and "line " not in out
     assert not long_sentences(done.stdout)
+
+
+@pytest.mark.timeout(60)
+def test_e2e_runs_from_the_scripts_folder_too():
+    """`cd scripts && bash e2e.sh` finds demo.sh and lib.sh: it works from the repository root."""
+    env = {**os.environ, "KIND": NO_KIND}
+    done = subprocess.run(["bash", "e2e.sh"], cwd=REPO / "scripts", env=env, capture_output=True, text=True,
+                          timeout=50)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "No such file" not in done.stderr, done.stderr
+    assert "Step 1 of 9: Check the tools" in done.stdout
+    assert "✖ Nothing was tested." in done.stdout
