@@ -16,7 +16,7 @@ book: check-book-tools ## Build the course book into lessons/book/
 	@echo "✔ The book is ready. Open $(BOOK_OUT)/index.html in your browser."
 
 # Without mdbook on this machine, make serve-book runs the tools image's mdbook.
-serve-book: ## Show the course book at http://localhost:3000 (stop with Ctrl+C)
+serve-book: ## Show the course book at http://localhost:3000 (mdbook, or the tools image; stop with Ctrl+C)
 	@if command -v mdbook >/dev/null 2>&1; then \
 		echo "The book is at http://localhost:$(BOOK_PORT). Press Ctrl+C to stop."; \
 		mdbook serve $(BOOK_DIR) --hostname 127.0.0.1 --port $(BOOK_PORT); \

@@ -100,7 +100,7 @@ endef
 
 .PHONY: build run build-images build-echo build-relay run-echo stop-echo run-relay stop-relay
 
-build: ## Build the tools image: kubectl, kind, docker CLI, make, curl, jq, dig
+build: ## Build the tools image: kubectl, kind, docker CLI with buildx, mdbook, make, curl, jq, dig
 	$(check_engine)
 	@echo "Building the tools image $(TOOLS_IMAGE) ..."
 	$(CONTAINER_ENGINE) build $(PLATFORM_FLAG) --build-arg VERSION=$(VERSION) \
