@@ -221,6 +221,11 @@ def test_make_run_runs_as_the_learner_on_an_engine_that_runs_as_root():
         box.chmod(0o755)
         (box / "docker").write_text(DOCKER_LIKE.format(os="Ubuntu 24.04"))
         (box / "docker").chmod(0o755)
+        # Copies of the scripts too: the learner may not read the repository's folder here.
+        (box / "scripts").mkdir()
+        for name in ("engine.sh", "lib.sh"):
+            shutil.copy(REPO / "scripts" / name, box / "scripts" / name)
+        box.joinpath("scripts").chmod(0o755)
         sock = box / "docker.sock"
         with socketlib.socket(socketlib.AF_UNIX) as s:
             s.bind(str(sock))
