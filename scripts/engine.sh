@@ -80,10 +80,14 @@ tools_notes() {
     say "  It needs Docker Desktop 4.34 or newer. Then restart Docker Desktop."
   elif [ ! -S "$sock" ]; then
     say "✖ There is no engine socket at $sock, so the tools shell cannot reach $e."
-    say "  Set DOCKER_HOST to the socket, for example: export DOCKER_HOST=unix:///run/user/$(id -u)/docker.sock"
-    if [ "$(engine_flavour "$e")" = podman ]; then
-      say "  For podman, start its socket first: systemctl --user start podman.socket"
+    if [ "$(engine_flavour "$e")" = docker ]; then
+      say "  Set DOCKER_HOST to the socket, for example: export DOCKER_HOST=unix:///run/user/$(id -u)/docker.sock"
+    elif is_rootless "$e"; then
+      say "  Start podman's socket first: systemctl --user start podman.socket"
+    else
+      say "  Start podman's socket first: sudo systemctl start podman.socket"
     fi
+    say "  Then run again: make run"
     exit 1
   fi
   if [ "$(engine_flavour "$e")" = podman ]; then
