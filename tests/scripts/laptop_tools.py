@@ -54,7 +54,10 @@ def make_storage() -> Storage:
                                    check=True).stdout.split())
     tmpdir = CACHE / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
-    return Storage(options, tmpdir)
+    storage = Storage(options, tmpdir)
+    # Stages of earlier runs (a new revision each) would pile up: drop the untagged ones.
+    storage("image", "prune", "-f", timeout=300)
+    return storage
 
 
 def revision() -> str:
