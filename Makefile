@@ -3,7 +3,10 @@
 # The targets live in make/*.mk, one file per topic.
 
 # Names shared by every part (see ARCHITECTURE.md).
-VERSION       ?= 0.1.0
+# The version is the workspace version in Cargo.toml, so the two never differ.
+ifndef VERSION
+VERSION       := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
+endif
 ECHO_IMAGE    ?= local-echo-server:$(VERSION)
 RELAY_IMAGE   ?= local-relay-server:$(VERSION)
 TOOLS_IMAGE   ?= local-k8s-tools:$(VERSION)
@@ -13,6 +16,12 @@ NAMESPACE     ?= my-space
 
 # The container engine: docker, or podman when docker is absent.
 CONTAINER_ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || (command -v podman >/dev/null 2>&1 && echo podman || echo docker))
+# What the engine really is: podman, also when podman-docker calls it "docker".
+ENGINE_FLAVOUR := $(if $(findstring podman,$(shell $(CONTAINER_ENGINE) --version 2>/dev/null)),podman,docker)
+# kind must use the same engine. Every target that calls kind gets this setting.
+ifeq ($(ENGINE_FLAVOUR),podman)
+export KIND_EXPERIMENTAL_PROVIDER ?= podman
+endif
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash

@@ -15,9 +15,25 @@ book: check-book-tools ## Build the course book into lessons/book/
 	@MDBOOK_LOG=warn mdbook build $(BOOK_DIR)
 	@echo "✔ The book is ready. Open $(BOOK_OUT)/index.html in your browser."
 
-serve-book: check-book-tools ## Show the course book at http://localhost:3000 (stop with Ctrl+C)
+# Without mdbook on this machine, make serve-book runs the tools image's mdbook.
+serve-book: ## Show the course book at http://localhost:3000 (mdbook, or the tools image; stop with Ctrl+C)
+	@if command -v mdbook >/dev/null 2>&1; then \
+		echo "The book is at http://localhost:$(BOOK_PORT). Press Ctrl+C to stop."; \
+		mdbook serve $(BOOK_DIR) --hostname 127.0.0.1 --port $(BOOK_PORT); \
+	else \
+		$(MAKE) --no-print-directory serve-book-in-tools; \
+	fi
+
+.PHONY: serve-book-in-tools
+serve-book-in-tools:
+	$(check_engine)
+	$(call check_image,$(TOOLS_IMAGE),build)
+	@echo "mdbook is not on this machine, so the tools image $(TOOLS_IMAGE) shows the book."
 	@echo "The book is at http://localhost:$(BOOK_PORT). Press Ctrl+C to stop."
-	@mdbook serve $(BOOK_DIR) --hostname 127.0.0.1 --port $(BOOK_PORT)
+	$(CONTAINER_ENGINE) run -it --rm -p 127.0.0.1:$(BOOK_PORT):$(BOOK_PORT) \
+		$(shell bash scripts/engine.sh user-options $(CONTAINER_ENGINE)) \
+		-v "$(CURDIR):/workspace" -w /workspace $(TOOLS_IMAGE) \
+		mdbook serve $(BOOK_DIR) --hostname 0.0.0.0 --port $(BOOK_PORT)
 
 test-book: ## Check the book: build, links, spelling, style, drift and a real browser
 	@test -x $(PYTEST) || { \

@@ -8,7 +8,7 @@ CLUSTER_TWO_NODES ?= clusters/two-nodes.yaml
 
 KIND_HELP    := https://kind.sigs.k8s.io/docs/user/quick-start/\#installation
 KUBECTL_HELP := https://kubernetes.io/docs/tasks/tools/
-ENGINE_HELP  := https://docs.docker.com/get-started/get-docker/
+
 
 # $(call cluster-need,NAME,COMMAND,WHERE TO GET IT): stop with a clear message when a tool is missing.
 cluster-need = command -v $(2) >/dev/null 2>&1 || { \
@@ -34,6 +34,7 @@ cluster-need-context = $(KUBECTL) config get-contexts $(KUBE_CONTEXT) >/dev/null
 cluster-create = \
 	$(call cluster-need,kind,$(KIND),$(KIND_HELP)); \
 	$(call cluster-need,kubectl,$(KUBECTL),$(KUBECTL_HELP)); \
+	bash scripts/engine.sh check $(CONTAINER_ENGINE) $@ || exit 1; \
 	if $(cluster-exists); then \
 		echo "✔ The cluster $(CLUSTER_NAME) is there already. make uses it as it is."; \
 		echo "  It has these nodes: $$($(KIND) get nodes --name $(CLUSTER_NAME) | tr '\n' ' ')"; \
@@ -61,6 +62,7 @@ create-cluster-two-nodes: ## Create the kind cluster kube-course with two nodes 
 
 delete-cluster: ## Delete the kind cluster kube-course and everything in it
 	@$(call cluster-need,kind,$(KIND),$(KIND_HELP))
+	@bash scripts/engine.sh check $(CONTAINER_ENGINE) $@
 	@if $(cluster-exists); then \
 		echo "$$ $(KIND) delete cluster --name $(CLUSTER_NAME)"; \
 		$(KIND) delete cluster --name $(CLUSTER_NAME) && echo "✔ The cluster $(CLUSTER_NAME) is gone."; \
@@ -74,25 +76,31 @@ cluster-list-all: ## List everything in the cluster, in all namespaces
 	$(KUBECTL) --context $(KUBE_CONTEXT) get all --all-namespaces
 
 # podman calls an image localhost/NAME, but a kind node looks for docker.io/library/NAME.
-# So with podman, load-images first gives the image that second name.
-cluster-node-image = $(if $(and $(findstring podman,$(CONTAINER_ENGINE)),$(if $(findstring /,$(1)),,x)),docker.io/library/$(1),$(1))
+# So with podman (also when podman-docker calls it "docker"), load-images first gives
+# the image that second name, and loads that name.
+cluster-node-image = $(if $(and $(filter podman,$(ENGINE_FLAVOUR)),$(if $(findstring /,$(1)),,x)),docker.io/library/$(1),$(1))
+
+# The save command of the fallback below. Docker saves one platform only, the node's:
+# with Docker's containerd image store, a plain save names every platform of the image,
+# and the node's import then fails ("content digest ... not found"; kind issue 3795).
+# podman keeps one platform per image anyway, and its save has no --platform.
+cluster-save = $(if $(filter podman,$(ENGINE_FLAVOUR)),$(CONTAINER_ENGINE) save --format docker-archive,$(CONTAINER_ENGINE) image save --platform $(HOST_PLATFORM))
 
 # $(call cluster-load-archive,IMAGE): what load-images does when `kind load docker-image` fails.
-# That happens with Docker's containerd image store, and without the docker command.
-# The fallback saves the image to a file, then loads the file into the nodes.
+# It saves the image of the node's platform to a file, then loads the file into the nodes.
 cluster-load-archive = { \
 	echo "kind load docker-image did not work. Trying again: save the image to a file, then load the file."; \
 	archive="$$(mktemp)"; \
-	echo "$$ $(CONTAINER_ENGINE) save -o $$archive $(1)"; \
+	echo "$$ $(cluster-save) -o $$archive $(1)"; \
 	echo "$$ $(KIND) load image-archive $$archive --name $(CLUSTER_NAME)"; \
-	$(CONTAINER_ENGINE) save -o "$$archive" $(1) && $(KIND) load image-archive "$$archive" --name $(CLUSTER_NAME); \
+	$(cluster-save) -o "$$archive" $(1) && $(KIND) load image-archive "$$archive" --name $(CLUSTER_NAME); \
 	status=$$?; rm -f "$$archive"; \
 	[ $$status -eq 0 ] || { echo "✖ Could not load $(1) into the cluster. Read the lines above for the reason."; exit 1; }; }
 
 .PHONY: cluster-load-checks load-echo-image load-relay-image
 cluster-load-checks:
 	@$(call cluster-need,kind,$(KIND),$(KIND_HELP))
-	@$(call cluster-need,a container engine,$(CONTAINER_ENGINE),$(ENGINE_HELP))
+	@bash scripts/engine.sh check $(CONTAINER_ENGINE) $@
 	@$(cluster-need-cluster)
 
 # ANCHOR: load-images

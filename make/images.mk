@@ -16,15 +16,12 @@ ECHO_HOST_PORT     ?= 8081
 RELAY_HOST_PORT    ?= 8082
 # The address on your laptop where containers publish their port.
 PUBLISH_ADDRESS    ?= 127.0.0.1
-# The socket of the engine on your laptop. `make run` lends it to the tools image.
-DOCKER_SOCKET      ?= /var/run/docker.sock
 PLATFORM           ?=
 PREBUILT           ?=
 REVISION           ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-ENGINE_NAME    := $(notdir $(CONTAINER_ENGINE))
 # podman keeps HEALTHCHECK only in the docker image format.
-FORMAT_FLAG    := $(if $(filter podman,$(ENGINE_NAME)),--format docker)
+FORMAT_FLAG    := $(if $(filter podman,$(ENGINE_FLAVOUR)),--format docker)
 PLATFORM_FLAG  := $(if $(PLATFORM),--platform $(PLATFORM))
 IS_PREBUILT    := $(filter 1 yes true,$(PREBUILT))
 # Always name the stage: podman 4 skips the builder stage when BUILDER keeps its default.
@@ -34,25 +31,9 @@ APP_BUILD_ARGS := $(FORMAT_FLAG) $(PLATFORM_FLAG) $(BUILDER_FLAG) \
 	--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 	-f $(IMAGE_DOCKERFILE)
 
-# Stop with a clear message when the engine is missing or not running.
+# Stop with a clear message when the engine is missing, not running, or refuses you.
 define check_engine
-	@if ! command -v $(CONTAINER_ENGINE) >/dev/null 2>&1; then \
-		echo "✖ $(CONTAINER_ENGINE) is not installed."; \
-		echo "  Install Docker: https://docs.docker.com/get-docker/"; \
-		exit 1; \
-	fi; \
-	if ! $(CONTAINER_ENGINE) info >/dev/null 2>&1; then \
-		echo "✖ $(CONTAINER_ENGINE) is installed, but it is not running."; \
-		if [ "$(ENGINE_NAME)" = podman ]; then \
-			echo "  On macOS or Windows, start it with: podman machine start"; \
-		else \
-			echo "  Start Docker Desktop, or the docker service, then run make $@ again."; \
-		fi; \
-		if [ "$(ENGINE_NAME)" != podman ] && command -v podman >/dev/null 2>&1; then \
-			echo "  Or use podman: make $@ CONTAINER_ENGINE=podman"; \
-		fi; \
-		exit 1; \
-	fi
+	@bash scripts/engine.sh check $(CONTAINER_ENGINE) $@
 endef
 
 # PREBUILT=1 packs the programs compiled for this computer, so it cannot build for another one.
@@ -119,22 +100,25 @@ endef
 
 .PHONY: build run build-images build-echo build-relay run-echo stop-echo run-relay stop-relay
 
-build: ## Build the tools image: kubectl, kind, docker CLI, make, curl, jq, dig
+build: ## Build the tools image: kubectl, kind, docker CLI with buildx, mdbook, make, curl, jq, dig
 	$(check_engine)
 	@echo "Building the tools image $(TOOLS_IMAGE) ..."
 	$(CONTAINER_ENGINE) build $(PLATFORM_FLAG) --build-arg VERSION=$(VERSION) \
 		-t $(TOOLS_IMAGE) -f $(TOOLS_DOCKERFILE) images/tools
 	@echo "✔ Built $(TOOLS_IMAGE). Open it with: make run"
 
+# The socket of the engine and your user, found by scripts/engine.sh when make run starts.
+TOOLS_RUN_OPTIONS = $(shell bash scripts/engine.sh tools-options $(CONTAINER_ENGINE))
+
 run: ## Open a shell in the tools image, with this repository in /workspace
 	$(check_engine)
 	$(call check_image,$(TOOLS_IMAGE),build)
+	@bash scripts/engine.sh tools-notes $(CONTAINER_ENGINE)
 	@mkdir -p .cache/home
 	@echo "Starting a shell in $(TOOLS_IMAGE). Type exit to leave."
 	$(CONTAINER_ENGINE) run -it --rm --name $(TOOLS_CONTAINER) --network host \
-		-e HOME=/home/user \
-		-v "$(CURDIR)/.cache/home:/home/user" \
-		-v $(DOCKER_SOCKET):/var/run/docker.sock \
+		$(TOOLS_RUN_OPTIONS) \
+		-e HOME=/home/user -v "$(CURDIR)/.cache/home:/home/user" \
 		-v "$(CURDIR):/workspace" -w /workspace \
 		$(TOOLS_IMAGE)
 

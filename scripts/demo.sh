@@ -1,110 +1,66 @@
 #!/usr/bin/env bash
-# make demo: the whole course app in one command.
+# make demo: the whole course app in one command. You need Docker (or podman) and make.
+# Rust is never needed: the image build compiles the apps inside the engine.
 #
-# With a container engine (docker or podman), kind and kubectl, it runs the app on kind:
-# build both images, create or reuse the cluster kube-course, load the images,
-# apply lessons/, wait for the rollouts, then call relay, which calls echo through its Service.
-#
-# Without kind or a container engine (like the course build machines), it says so
-# and runs both apps as local programs instead: relay calls echo on this machine.
+# It picks the first way that works on this machine:
+#   cluster      docker or podman, kind and kubectl: build both images, create or reuse the
+#                cluster kube-course, load the images, apply lessons/, wait for the rollouts,
+#                then call relay, which calls echo through its Service.
+#   containers   docker or podman only: build both images, start echo and relay as containers
+#                on one network, call relay. Both keep running until make demo-down.
+#   local        no engine, but Rust: run both apps as local programs, call relay, stop them.
 #
 # Usage: scripts/demo.sh up | down    (make demo, make demo-down)
-#   DEMO_MODE=auto (default) | cluster | local    choose the way by hand
+#   DEMO_MODE=auto (default) | cluster | containers | local    choose the way by hand
 #   DEMO_CLUSTER_TARGET=create-cluster (default)  the make target that creates the cluster
 #   DEMO_MESSAGE="hello from the demo"            the message relay sends to echo
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-CLUSTER_NAME=${CLUSTER_NAME:-kube-course}
-KUBE_CONTEXT=${KUBE_CONTEXT:-kind-$CLUSTER_NAME}
-NAMESPACE=${NAMESPACE:-my-space}
-KIND=${KIND:-kind}
-KUBECTL=${KUBECTL:-kubectl}
+# The names and helpers shared with e2e.sh: say, step, ok, fail, mk, find_engine, ...
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
 DEMO_MODE=${DEMO_MODE:-auto}
 DEMO_CLUSTER_TARGET=${DEMO_CLUSTER_TARGET:-create-cluster}
 DEMO_MESSAGE=${DEMO_MESSAGE:-hello from the demo}
-STATE_DIR=.cache/demo
 STATIC_DIR=${DEMO_BIN_DIR:-target/static}
+ECHO_CONTAINER=${ECHO_CONTAINER:-local-echo-server}
+RELAY_CONTAINER=${RELAY_CONTAINER:-local-relay-server}
+CONTAINER_NETWORK=${CONTAINER_NETWORK:-kube-course-net}
 
-KIND_HELP="https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
-KUBECTL_HELP="https://kubernetes.io/docs/tasks/tools/"
-ENGINE_HELP="https://docs.docker.com/get-started/get-docker/ (or install podman)"
-CURL_HELP="your package manager, for example: sudo apt-get install curl"
-CARGO_HELP="https://rustup.rs"
-
-STEP=0
-STEPS=0
-ENGINE=""
-MISSING=()
-
-say() { printf '%s\n' "$*"; }
-step() { STEP=$((STEP + 1)); say "Step $STEP of $STEPS: $*"; }
-ok() { say "  ✔ $*"; }
-fail() {
-  say "  ✖ $*"
-  exit 1
-}
-run() { say "  \$ $*"; "$@"; }
-# make, quiet about directories, with the names this script uses.
-mk() {
-  say "  \$ make $*"
-  make --no-print-directory CLUSTER_NAME="$CLUSTER_NAME" KUBE_CONTEXT="$KUBE_CONTEXT" "$@"
-}
-
-# --- tools -----------------------------------------------------------------------
-
-# http_get CURL-ARGS...: print the answer's body; succeed only on status 200.
-# (Older curl lacks --fail-with-body, so read the status by hand.)
-http_get() {
-  local out
-  local code=0
-  out=$(curl -sS --max-time 5 -w '\n%{http_code}' "$@") || code=$?
-  printf '%s\n' "${out%$'\n'*}"
-  [ "$code" -eq 0 ] && [ "${out##*$'\n'}" = 200 ]
-}
-
-has() { command -v "$1" >/dev/null 2>&1; }
-
-# The first container engine that answers: $CONTAINER_ENGINE, then docker, then podman.
-find_engine() {
-  local e
-  for e in ${CONTAINER_ENGINE:-} docker podman; do
-    if has "$e" && "$e" info >/dev/null 2>&1; then
-      ENGINE=$e
+# wait_http URL SECONDS: wait until URL answers 200.
+wait_http() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    if curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; then
       return 0
     fi
+    sleep 0.1
   done
   return 1
 }
 
-# Fill MISSING with one line per missing cluster tool: what, and where to get it.
-check_cluster_tools() {
-  MISSING=()
-  if ! find_engine; then
-    if has docker; then
-      MISSING+=("a container engine: docker is there, but its daemon does not answer. Start it, or get one: $ENGINE_HELP")
-    else
-      MISSING+=("a container engine (docker or podman). Get one: $ENGINE_HELP")
-    fi
-  fi
-  has "$KIND" || MISSING+=("kind. Get it: $KIND_HELP")
-  has "$KUBECTL" || MISSING+=("kubectl. Get it: $KUBECTL_HELP")
-  has curl || MISSING+=("curl. Get it from $CURL_HELP")
+# call_relay PORT: show the curl command, call relay on this machine, show its reply.
+call_relay() {
+  local reply
+  say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' http://localhost:$1/relay"
+  reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "http://127.0.0.1:$1/relay") ||
+    fail "relay did not answer 200. It said: $reply"
+  show_reply "$reply"
+}
+
+# show_reply REPLY: the relay's answer, indented, one "|" per line.
+show_reply() {
+  case "$1" in
+    *"Message: $DEMO_MESSAGE"*) ;;
+    *) fail "relay did not pass on echo's reply. It said: $1" ;;
+  esac
+  say "  The reply:"
+  printf '%s\n' "$1" | sed 's/^/    | /'
 }
 
 # --- local programs ----------------------------------------------------------------
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# The first free port from $1 upwards.
-free_port_from() {
-  local p=$1
-  while port_in_use "$p"; do
-    p=$((p + 1))
-    [ "$p" -lt $(($1 + 200)) ] || return 1
-  done
-  echo "$p"
-}
 
 # wait_ready URL NAME PID: wait up to 10 s for a 200.
 wait_ready() {
@@ -164,15 +120,7 @@ stop_local_apps() {
 local_demo() {
   STEPS=6
   step "Check the tools"
-  if [ "${#MISSING[@]}" -gt 0 ]; then
-    say "  ✖ No cluster tools here, so no cluster. The demo runs both apps as local programs instead."
-    for line in ${MISSING[@]+"${MISSING[@]}"}; do
-      say "    Missing: $line"
-    done
-    say "    Or use the tools image, which has kind and kubectl: make build, then make run."
-  else
-    say "  DEMO_MODE=local: the demo runs both apps as local programs."
-  fi
+  say "  DEMO_MODE=local: the demo runs both apps as local programs, with no container."
   has curl || fail "curl is missing. Get it from $CURL_HELP"
   ok "curl is there."
 
@@ -182,7 +130,7 @@ local_demo() {
   elif [ -x "$STATIC_DIR/echo-server" ] && [ -x "$STATIC_DIR/relay-server" ]; then
     say "  cargo is missing, so the demo uses the binaries in $STATIC_DIR as they are."
   else
-    fail "cargo is missing, and there are no binaries in $STATIC_DIR. Get Rust: $CARGO_HELP"
+    fail "DEMO_MODE=local needs Rust (cargo). Without Rust, run make demo with Docker or podman."
   fi
   ok "echo-server and relay-server are in $STATIC_DIR."
 
@@ -201,13 +149,7 @@ local_demo() {
   ok "relay answers on http://127.0.0.1:$relay_port"
 
   step "Call relay. Relay calls echo and wraps its reply"
-  local url="http://127.0.0.1:$relay_port/relay"
-  say "  \$ curl --get --data-urlencode 'message=$DEMO_MESSAGE' $url"
-  local reply
-  reply=$(http_get --get --data-urlencode "message=$DEMO_MESSAGE" "$url") ||
-    fail "relay did not answer 200. It said: $reply"
-  say "  The reply:"
-  printf '%s\n' "$reply" | sed 's/^/    | /'
+  call_relay "$relay_port"
   ok "relay reached echo and printed its reply."
 
   step "Stop both apps"
@@ -221,62 +163,148 @@ local_demo() {
   say ""
   say "✔ The local demo worked."
   say "Explore: run $STATIC_DIR/echo-server --help, or read the course book in lessons/."
-  say "For the real cluster, install the missing tools and run make demo again."
+}
+
+# --- containers -------------------------------------------------------------------------
+
+# The demo's containers, when this engine has them.
+demo_containers() {
+  local c
+  for c in "$RELAY_CONTAINER" "$ECHO_CONTAINER"; do
+    if "$ENGINE" container inspect "$c" >/dev/null 2>&1; then
+      echo "$c"
+    fi
+  done
+}
+
+# make run-echo and run-relay end with what to try and how to stop one app.
+# The demo says that once for both at its end, so it leaves out theirs.
+without_hints() { sed -e '/^  Try: /d' -e '/^  Stop it with: /d'; }
+
+stop_demo_containers() {
+  mk -s CONTAINER_ENGINE="$ENGINE" stop-relay stop-echo | sed 's/^/  /'
+}
+
+containers_demo() {
+  STEPS=6
+  local mk_engine=(CONTAINER_ENGINE="$ENGINE")
+  step "Check the tools"
+  has curl || fail "curl is missing. Get it from $CURL_HELP"
+  if [ "$DEMO_MODE" = auto ]; then
+    say "  kind or kubectl is missing, so there is no cluster."
+    say "  The demo runs both apps as containers instead."
+  fi
+  ok "$ENGINE answers. You need no Rust: the image build compiles the apps."
+
+  step "Build the echo image (the first build takes a few minutes)"
+  mk "${mk_engine[@]}" build-echo || fail "The echo image did not build. Read the lines above."
+  ok "The echo image is built."
+
+  step "Build the relay image"
+  mk "${mk_engine[@]}" build-relay || fail "The relay image did not build. Read the lines above."
+  ok "The relay image is built."
+
+  step "Start echo in a container"
+  if [ -n "$(demo_containers)" ]; then
+    say "  The containers of the last demo still run. The demo stops them first."
+    stop_demo_containers
+  fi
+  local echo_port relay_port
+  echo_port=$(free_port_from 8081) || fail "No free port from 8081 to 8280."
+  mk "${mk_engine[@]}" run-echo ECHO_HOST_PORT="$echo_port" | without_hints || fail "echo did not start. Read the lines above."
+  wait_http "http://127.0.0.1:$echo_port/ready" 15 ||
+    fail "echo does not answer on port $echo_port. Look at: $ENGINE logs $ECHO_CONTAINER"
+  ok "echo answers on http://localhost:$echo_port"
+
+  step "Start relay in a container. It calls echo by its name"
+  relay_port=$(free_port_from $((echo_port + 1))) || fail "No free port after $echo_port."
+  mk "${mk_engine[@]}" run-relay RELAY_HOST_PORT="$relay_port" | without_hints || fail "relay did not start. Read the lines above."
+  wait_http "http://127.0.0.1:$relay_port/ready" 15 ||
+    fail "relay does not answer on port $relay_port. Look at: $ENGINE logs $RELAY_CONTAINER"
+  ok "relay answers on http://localhost:$relay_port"
+
+  step "Call relay. Relay calls echo and wraps its reply"
+  call_relay "$relay_port"
+  ok "relay reached echo on the network $CONTAINER_NETWORK."
+  say ""
+  say "✔ echo and relay run as containers. They keep running."
+  say "Try next:"
+  say "  curl 'http://localhost:$relay_port/relay?message=hi'"
+  say "  curl 'http://localhost:$echo_port/echo?message=hi'"
+  say "  $ENGINE ps"
+  say "  $ENGINE logs $RELAY_CONTAINER"
+  say "Stop both: make demo-down"
 }
 
 # --- the cluster ----------------------------------------------------------------------
 
-# start_port_forward TARGET: forward a free local port to TARGET (svc/relay, pod/NAME); print the port.
-start_port_forward() {
-  mkdir -p "$STATE_DIR"
-  "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" port-forward "$1" :8080 \
-    >"$STATE_DIR/port-forward.log" 2>&1 &
-  echo $! >"$STATE_DIR/port-forward.pid"
-  local i port
-  for i in $(seq 1 150); do
-    port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$STATE_DIR/port-forward.log" | head -n 1)
-    if [ -n "$port" ]; then
-      echo "$port"
-      return 0
-    fi
-    sleep 0.1
-    : "$i"
-  done
-  return 1
+# node_image_ids APP: every sha256 the cluster's node knows for the image that deploy/APP asks for.
+node_image_ids() {
+  local image
+  image=$("$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" get "deploy/$1" \
+    -o jsonpath='{.spec.template.spec.containers[0].image}') || return 1
+  "$ENGINE" exec "$CLUSTER_NAME-control-plane" crictl images --digests --no-trunc "$image" 2>/dev/null |
+    grep -oE '[0-9a-f]{64}' | sort -u
 }
 
-stop_port_forward() {
-  if [ -f "$STATE_DIR/port-forward.pid" ]; then
-    kill "$(cat "$STATE_DIR/port-forward.pid")" 2>/dev/null || true
-    rm -f "$STATE_DIR/port-forward.pid"
+# pod_images APP: one line per pod of APP: its name and the image ID it runs.
+pod_images() {
+  "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" get pods -l "app.kubernetes.io/name=$1" \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.status.containerStatuses[0].imageID}{"\n"}{end}'
+}
+
+# refresh APP: when a pod of APP runs an older image than the node has now, restart deploy/APP.
+refresh() {
+  local app=$1 ids pod id stale=""
+  ids=$(node_image_ids "$app") || return 0
+  [ -n "$ids" ] || return 0
+  while read -r pod id; do
+    if [ -z "$pod" ] || [ -z "$id" ]; then continue; fi
+    grep -qx "${id##*:}" <<<"$ids" || stale="$pod"
+  done < <(pod_images "$app")
+  if [ -n "$stale" ]; then
+    say "  The pod $stale runs an older $app image. Kubernetes starts new pods:"
+    run "$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE" rollout restart "deploy/$app"
+  else
+    say "  The $app pods run the image you just built, or they are still starting."
   fi
 }
 
 cluster_demo() {
-  STEPS=7
+  STEPS=8
   local kc=("$KUBECTL" --context "$KUBE_CONTEXT" -n "$NAMESPACE")
-  if [ "$ENGINE" = podman ]; then
-    export KIND_EXPERIMENTAL_PROVIDER=podman
-  fi
+  kind_provider "$ENGINE"
 
   step "Check the tools"
-  ok "$ENGINE, kind and kubectl are there."
+  if ! "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME" && port_in_use 30080; then
+    fail "Port 30080 on this machine is taken. The cluster needs it for relay. Stop the program that uses it, then run make demo again."
+  fi
+  if "$ENGINE" info 2>/dev/null | grep -qi rootless; then
+    say "  $ENGINE runs rootless. kind then needs a few settings:"
+    say "  https://kind.sigs.k8s.io/docs/user/rootless/"
+  fi
+  ok "$ENGINE, kind and kubectl are there.${KIND_EXPERIMENTAL_PROVIDER:+ kind uses podman.}"
 
   step "Build both images"
-  mk CONTAINER_ENGINE="$ENGINE" build-echo build-relay
+  mk CONTAINER_ENGINE="$ENGINE" build-echo build-relay || fail "The images did not build. Read the lines above."
   ok "The images are built."
 
   step "Create the cluster $CLUSTER_NAME, or use the one you have"
-  mk CONTAINER_ENGINE="$ENGINE" "$DEMO_CLUSTER_TARGET"
+  mk CONTAINER_ENGINE="$ENGINE" "$DEMO_CLUSTER_TARGET" || fail "The cluster is not ready. Read the lines above."
   ok "The cluster $CLUSTER_NAME is ready."
 
   step "Load both images into the cluster"
-  mk CONTAINER_ENGINE="$ENGINE" load-images
+  mk CONTAINER_ENGINE="$ENGINE" load-images || fail "The images did not reach the cluster. Read the lines above."
   ok "The cluster has both images."
 
   step "Apply the app: kubectl apply -k lessons"
-  mk deploy
+  mk deploy || fail "kubectl could not apply the app. Read the lines above."
   ok "Kubernetes has the app."
+
+  step "Make sure the pods run the new images"
+  refresh echo
+  refresh relay
+  ok "New pods start from the images you just built."
 
   step "Wait for the rollouts"
   local d
@@ -286,6 +314,8 @@ cluster_demo() {
       fail "deploy/$d did not get ready within 180 s. Look at: kubectl --context $KUBE_CONTEXT -n $NAMESPACE describe deploy/$d"
     fi
   done
+  say "  Each pod and the image ID it runs:"
+  { pod_images echo && pod_images relay; } | sed 's/^/    | /'
   ok "echo and relay are running."
 
   step "Call relay. Relay calls echo through the echo Service"
@@ -303,20 +333,15 @@ cluster_demo() {
   done
   stop_port_forward
   trap - EXIT
-  case "$reply" in
-    *"Message: $DEMO_MESSAGE"*) ;;
-    *) fail "relay did not pass on echo's reply. It said: $reply" ;;
-  esac
-  say "  The reply:"
-  printf '%s\n' "$reply" | sed 's/^/    | /'
+  show_reply "$reply"
   ok "relay reached echo through the Service."
   say ""
   say "✔ The app runs on the kind cluster $CLUSTER_NAME."
-  say "Explore:"
+  say "Try next:"
   say "  kubectl --context $KUBE_CONTEXT -n $NAMESPACE get pods -o wide"
   say "  curl 'http://localhost:30080/relay?message=hi'   (the relay NodePort)"
   say "  make port-forward-relay   (then open http://localhost:8082/relay?message=hi)"
-  say "Clean up: make demo-down"
+  say "Stop it all: make demo-down"
 }
 
 # --- down -------------------------------------------------------------------------------
@@ -324,15 +349,34 @@ cluster_demo() {
 down() {
   stop_local_apps
   stop_port_forward
-  say "✔ No demo program is running on this machine."
+  if find_engine && [ -n "$(demo_containers)" ]; then
+    say "The demo's containers run. make stops them:"
+    stop_demo_containers
+  fi
+  say "✔ No demo program or container is running on this machine."
   if ! has "$KIND"; then
     say "✔ There is no kind here, so there is no cluster to delete."
     return 0
   fi
-  if find_engine && [ "$ENGINE" = podman ]; then
-    export KIND_EXPERIMENTAL_PROVIDER=podman
+  if [ -z "$ENGINE" ]; then
+    engine_problem "${CONTAINER_ENGINE:-docker}" demo-down | sed 's/^/  /' || true
+    exit 1
   fi
-  mk delete-cluster
+  kind_provider "$ENGINE"
+  mk CONTAINER_ENGINE="$ENGINE" delete-cluster
+}
+
+# no_engine: nothing answers. Say why, or run the apps as local programs when Rust is here.
+no_engine() {
+  STEPS=1
+  step "Check the tools"
+  local e=${CONTAINER_ENGINE:-docker}
+  if ! has "$e" && has podman; then
+    e=podman
+  fi
+  engine_problem "$e" demo | sed "s/^/  /" || true
+  say "  make demo needs Docker or podman. Nothing else: no Rust, no kind."
+  exit 1
 }
 
 main() {
@@ -354,7 +398,13 @@ main() {
   check_cluster_tools
   case "$DEMO_MODE" in
     auto)
-      if [ "${#MISSING[@]}" -eq 0 ]; then cluster_demo; else local_demo; fi
+      if [ "${#MISSING[@]}" -eq 0 ]; then
+        cluster_demo
+      elif [ -n "$ENGINE" ]; then
+        containers_demo
+      else
+        no_engine
+      fi
       ;;
     cluster)
       if [ "${#MISSING[@]}" -gt 0 ]; then
@@ -364,15 +414,18 @@ main() {
       fi
       cluster_demo
       ;;
+    containers)
+      if [ -n "$ENGINE" ]; then containers_demo; else no_engine; fi
+      ;;
     local) local_demo ;;
     *)
-      say "✖ DEMO_MODE must be auto, cluster or local, not '$DEMO_MODE'."
+      say "✖ DEMO_MODE must be auto, cluster, containers or local, not '$DEMO_MODE'."
       exit 2
       ;;
   esac
 }
 
-# scripts/e2e.sh sources this file for its helpers; then main does not run.
+# scripts/e2e.sh sources this file for its parts; then main does not run.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   main "$@"
 fi

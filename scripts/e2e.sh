@@ -17,9 +17,10 @@
 #   E2E_KEEP_CLUSTER=1     keep the cluster after success too
 #   E2E_RELAY_URL=...      where relay answers (default: the NodePort, http://127.0.0.1:30080)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The names and helpers of make demo: say, step, ok, has, start_port_forward, ...
+# The names and helpers shared with make demo (scripts/lib.sh, through demo.sh):
+# say, step, ok, fail, has, http_get, check_cluster_tools, start_port_forward, ...
 # shellcheck source=scripts/demo.sh
 source scripts/demo.sh
 
@@ -27,7 +28,8 @@ RELAY_URL=${E2E_RELAY_URL:-http://127.0.0.1:30080}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kube-course-e2e.XXXXXX")
 ECHO_LABEL=app.kubernetes.io/name=echo
 
-STEPS=9
+CHECKS=7
+STEPS=$((CHECKS + 3))
 PASSED=0
 PF_PORT=""
 POD=""
@@ -38,15 +40,13 @@ passed() {
   ok "$*"
 }
 
-# fail WHAT: say what went wrong, show the pods, keep the cluster.
-fail() {
-  say "  ✖ $*"
+# lib.sh's fail calls this after its "✖" line: show the pods, keep the cluster.
+on_fail() {
   say ""
   say "What the cluster looks like now:"
   kc get pods -o wide 2>/dev/null | sed 's/^/  /' || true
-  say "✖ make e2e failed at step $STEP of $STEPS. $PASSED of 6 checks passed before."
+  say "✖ make e2e failed at step $STEP of $STEPS. $PASSED of $CHECKS checks passed before."
   say "  The cluster $CLUSTER_NAME is kept, so you can look. Delete it with: make demo-down"
-  exit 1
 }
 
 cleanup() {
@@ -94,25 +94,21 @@ port_forward_pod() {
 
 check_tools() {
   step "Check the tools"
-  local missing=()
-  has "$KIND" || missing+=("kind")
-  has "$KUBECTL" || missing+=("kubectl")
-  has curl || missing+=("curl")
-  if ! { has docker && docker info >/dev/null 2>&1; } && ! { has podman && podman info >/dev/null 2>&1; }; then
-    missing+=("a container engine (docker or podman)")
-  fi
-  if [ "${#missing[@]}" -gt 0 ]; then
-    say "  ✖ make e2e needs a real kind cluster. This machine lacks: ${missing[*]}."
+  check_cluster_tools
+  if [ "${#MISSING[@]}" -gt 0 ]; then
+    say "  ✖ make e2e needs a real kind cluster. This machine lacks:"
+    for line in "${MISSING[@]}"; do say "    $line"; done
     say "  The course build machines cannot run it. Run it on a laptop, or see .github/workflows/e2e.yml."
     say "✖ Nothing was tested."
     exit 1
   fi
+  kind_provider "$ENGINE"
   if "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
     say "  ✖ The cluster $CLUSTER_NAME is there already. make e2e needs a fresh one."
     say "  Delete it first: make demo-down"
     exit 1
   fi
-  ok "kind, kubectl, curl and a container engine are there."
+  ok "kind, kubectl, curl and $ENGINE are there."
 }
 
 set_up() {
@@ -277,17 +273,30 @@ finish() {
     ok "The cluster $CLUSTER_NAME is deleted."
   fi
   say ""
-  say "✔ make e2e: $PASSED of 6 checks passed."
+  say "✔ make e2e: $PASSED of $CHECKS checks passed."
+}
+
+# The checks, in order. Add a check here, and count it in CHECKS above.
+run_checks() {
+  check_service
+  check_several_pods
+  check_readiness
+  check_liveness
+  check_rolling_update
+  check_replace
+  check_lessons_14_to_16
+}
+
+# Lessons 14-16 (logs, configuration, who may do what), from scripts/e2e-lessons.sh.
+check_lessons_14_to_16() {
+  step "Lessons 14 to 16: logs, configuration, who may do what"
+  # shellcheck source=scripts/e2e-lessons.sh
+  source scripts/e2e-lessons.sh
+  check_lessons
+  passed "lessons 14, 15 and 16 work on the cluster."
 }
 
 check_tools
 set_up
-check_service
-check_several_pods
-check_readiness
-check_liveness
-check_rolling_update
-check_replace
-source scripts/e2e-lessons.sh # lessons 14-16: logs, configuration, who may do what
-check_lessons
+run_checks
 finish

@@ -13,7 +13,9 @@ say() { printf '%s\n' "$*"; }
 # containers find each other by name (relay calls echo), and published ports.
 # nginx + wrk: the reference server and load generator for `make bench`.
 # chromium: the real browser for the book's page-design check.
-APT_PACKAGES=(jq podman runc uidmap slirp4netns netavark aardvark-dns iptables nginx wrk hyperfine shellcheck chromium chromium-driver)
+# debootstrap: the root file system of the offline stand-in for the Rust builder image
+# (tests/scripts/builder-standin.sh), so make test runs the builder stage of images/Dockerfile.
+APT_PACKAGES=(jq podman runc uidmap slirp4netns netavark aardvark-dns iptables nginx wrk hyperfine shellcheck chromium chromium-driver debootstrap)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

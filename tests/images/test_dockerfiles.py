@@ -28,7 +28,8 @@ TOOLS_DOCKERFILE = TOOLS / "Dockerfile"
 FETCH = TOOLS / "fetch.sh"
 ARCHES = ("amd64", "arm64")
 # Tools that the tools Dockerfile downloads, by the ARG that pins their version.
-PINNED = {"kubectl": "KUBECTL_VERSION", "kind": "KIND_VERSION", "docker": "DOCKER_VERSION"}
+PINNED = {"kubectl": "KUBECTL_VERSION", "kind": "KIND_VERSION", "docker": "DOCKER_VERSION",
+          "buildx": "BUILDX_VERSION", "mdbook": "MDBOOK_VERSION"}
 
 # The node images built for each kind release (from its release notes).
 # kind supports a node image only with the release that built it.

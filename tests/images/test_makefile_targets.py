@@ -115,8 +115,8 @@ def test_run_echo_says_when_the_image_is_missing(repo, settings):
 def test_engine_not_installed(repo):
     result = make(repo, "build-echo", CONTAINER_ENGINE="no-such-engine-here")
     assert result.returncode != 0
-    assert "✖ no-such-engine-here is not installed." in result.stdout
-    assert "https://docs.docker.com/get-docker/" in result.stdout
+    assert "✖ There is no container engine: make cannot find the command 'no-such-engine-here'." in result.stdout
+    assert "https://docs.docker.com/get-started/get-docker/" in result.stdout
 
 
 def test_engine_installed_but_not_running(repo, tmp_path):

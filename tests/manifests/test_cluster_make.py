@@ -61,8 +61,9 @@ def stubs(tmp_path: Path) -> dict[str, str]:
         path = bin_dir / name
         path.write_text(text)
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    # kind needs an engine that answers; make checks it first. podman answers on this machine.
     return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_LOG": str(tmp_path / "calls.log"),
-            "STUB_STATE": str(tmp_path / "cluster")}
+            "STUB_STATE": str(tmp_path / "cluster"), "CONTAINER_ENGINE": "podman"}
 
 
 def calls(stubs: dict[str, str]) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from script_tools import REPO
 
-SCRIPTS = sorted(REPO.glob("scripts/*.sh")) + [REPO / ".ci" / "run"]
+SCRIPTS = sorted(REPO.glob("scripts/*.sh")) + sorted(REPO.glob("tests/**/*.sh")) + [REPO / ".ci" / "run"]
 
 
 def shellcheck_run(shellcheck: str, path: Path) -> subprocess.CompletedProcess[str]:
@@ -19,7 +19,7 @@ def shellcheck_run(shellcheck: str, path: Path) -> subprocess.CompletedProcess[s
 
 def test_the_scripts_are_there():
     names = {p.name for p in SCRIPTS}
-    assert {"demo.sh", "e2e.sh", "setup-test-tools.sh", "run"} <= names
+    assert {"demo.sh", "e2e.sh", "lib.sh", "engine.sh", "setup-test-tools.sh", "builder-standin.sh", "run"} <= names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(REPO)))
