@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -37,10 +39,16 @@ def test_architecture_and_makefile_agree(contract: Contract) -> None:
     """The names the drift check trusts are the ones the Makefile really uses."""
     makefiles = (REPO / "Makefile").read_text(encoding="utf-8") + "".join(
         p.read_text(encoding="utf-8") for p in sorted((REPO / "make").glob("*.mk")))
-    version = re.search(r"^VERSION\s*\?=\s*(\S+)", makefiles, re.MULTILINE)
-    assert version and set(contract.images.values()) == {version.group(1)}, (
-        f"✖ ARCHITECTURE.md says the images are {contract.images}, the Makefile says VERSION "
-        f"{version.group(1) if version else '(missing)'}")
+    # make reads VERSION from Cargo.toml: ask make itself, and Cargo.toml.
+    version = subprocess.run(["make", "-s", "--no-print-directory", "--eval",
+                              "print-version: ; @echo $(VERSION)", "print-version"],
+                             cwd=REPO, capture_output=True, text=True, timeout=60).stdout.strip()
+    cargo = tomllib.loads((REPO / "Cargo.toml").read_text(encoding="utf-8"))
+    assert version == cargo["workspace"]["package"]["version"], (
+        f"✖ make's VERSION is {version!r}, Cargo.toml's workspace version is "
+        f"{cargo['workspace']['package']['version']!r}")
+    assert set(contract.images.values()) == {version}, (
+        f"✖ ARCHITECTURE.md says the images are {contract.images}, the Makefile says VERSION {version}")
     for name in contract.images:
         assert re.search(rf"{name}:\$\(VERSION\)", makefiles), f"✖ the Makefile never builds {name}"
     for port in contract.published:
