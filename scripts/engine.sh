@@ -77,7 +77,8 @@ tools_notes() {
   if is_desktop "$e"; then
     say "Docker Desktop: the tools shell needs host networking, or kubectl cannot reach the cluster."
     say "  Turn it on once: Settings, then Resources, then Network, then Enable host networking."
-    say "  It needs Docker Desktop 4.34 or newer. Then restart Docker Desktop."
+    say "  It needs Docker Desktop 4.35 or later (on 4.34, sign in first)."
+    say "  Then restart Docker Desktop."
   elif [ ! -S "$sock" ]; then
     say "✖ There is no engine socket at $sock, so the tools shell cannot reach $e."
     if [ "$(engine_flavour "$e")" = docker ]; then
