@@ -173,6 +173,18 @@ def peak_rss_kib(pid: int) -> int:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on, or None when the process is gone.
+
+    The name (field 2) may hold spaces, so the fields start after its last ')'.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + sys CPU time of these processes, with their waited-for children, in seconds.
 
@@ -181,11 +193,9 @@ def cpu_seconds(pids: list[int]) -> float:
     """
     ticks = 0
     for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            raise BenchError(f"Process {pid} stopped during the load run.") from None
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat_fields(pid)
+        if fields is None:
+            raise BenchError(f"Process {pid} stopped during the load run.")
         ticks += sum(int(f) for f in fields[11:15])  # field 3 (state) is fields[0]
     return ticks / CLOCK_TICKS
 
@@ -196,12 +206,8 @@ def group_members(pgid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+        fields = stat_fields(entry.name)
+        if fields is not None and int(fields[2]) == pgid:  # field 5 of stat: pgrp
             pids.append(int(entry.name))
     return pids
 
