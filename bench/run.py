@@ -3,6 +3,7 @@
 
 What it measures (see bench/README.md):
   - requests per second, p50 and p99 latency, failed requests (wrk --latency),
+  - CPU time per request of each server (user + sys from /proc/PID/stat, in µs),
   - peak memory (VmHWM) of each server, and each app's speed as a share of nginx,
   - start-to-ready time (exec to the first 200 on /ready, median of 10),
   - stripped binary sizes, TIME_WAIT sockets after the relay run,
@@ -169,18 +170,44 @@ def peak_rss_kib(pid: int) -> int:
     return int(m.group(1)) if m else 0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on, or None when the process is gone.
+
+    The name (field 2) may hold spaces, so the fields start after its last ')'.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + sys CPU time of these processes, with their waited-for children, in seconds.
+
+    Fields 14-17 of /proc/PID/stat: utime, stime, cutime, cstime, in clock ticks.
+    Every thread of a process counts in its own line.
+    """
+    ticks = 0
+    for pid in pids:
+        fields = stat_fields(pid)
+        if fields is None:
+            raise BenchError(f"Process {pid} stopped during the load run.")
+        ticks += sum(int(f) for f in fields[11:15])  # field 3 (state) is fields[0]
+    return ticks / CLOCK_TICKS
+
+
 def group_members(pgid: int) -> list[int]:
     """Every process in a process group (nginx: the master and its workers)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+        fields = stat_fields(entry.name)
+        if fields is not None and int(fields[2]) == pgid:  # field 5 of stat: pgrp
             pids.append(int(entry.name))
     return pids
 
@@ -338,8 +365,11 @@ class Bench:
                 # Between rounds relay idles, and its pool may close idle connections.
                 # So count only what the last relay round leaves in TIME_WAIT.
                 before = time_wait(relay["behind_port"])
-                rounds[name].append(run_wrk(self.wrk, servers[name]["url"], a.round_seconds,
-                                            a.connections, a.threads))
+                pids = server_pids(servers[name])
+                cpu_before = cpu_seconds(pids)
+                result = run_wrk(self.wrk, servers[name]["url"], a.round_seconds, a.connections, a.threads)
+                result["cpu_s"] = cpu_seconds(pids) - cpu_before
+                rounds[name].append(result)
                 if name == "relay":
                     new_time_wait = time_wait(relay["behind_port"]) - before
             self.done(f"round {i + 1} of {a.rounds}: " + ", ".join(
@@ -456,6 +486,7 @@ class Bench:
         if a.cold_build:
             self.run_cold_build()
         self.step("Check the targets")
+        self.result["load_average_at_end"] = os.getloadavg()
         self.result["targets"] = targets(self.result)
         self.done("Done")
         return self.result
@@ -497,11 +528,23 @@ def check(url: str, name: str, good, expected: str) -> None:
         raise BenchError(f"{name} answered {status} {body!r}, expected 200 with {expected}.")
 
 
+def server_pids(server: dict) -> list[int]:
+    """The processes that serve one server's requests: nginx's master and workers; relay and its echo."""
+    proc = server["proc"]
+    if "behind" in server:
+        return [proc.pid, server["behind"].pid]
+    return group_members(proc.pid)
+
+
 def combine(rounds: list[dict], url: str) -> dict:
-    """One server's rounds as one result: requests and errors add up; rates and latencies are medians."""
+    """One server's rounds as one result: requests, errors and CPU time add up; rates and latencies are medians."""
+    requests = sum(r["requests"] for r in rounds)
+    cpu_s = sum(r["cpu_s"] for r in rounds)
     return {
         "url": url,
-        "requests": sum(r["requests"] for r in rounds),
+        "requests": requests,
+        "cpu_s": cpu_s,
+        "cpu_us_per_request": cpu_s * 1e6 / requests if requests else 0.0,
         "requests_per_s": statistics.median(r["requests_per_s"] for r in rounds),
         "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
         "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
@@ -574,7 +617,8 @@ def table(r: dict) -> str:
     s = r["servers"]
     nginx_rps = s["nginx"]["requests_per_s"] or 1.0
     lines = [
-        f"{'server':<14}{'requests/s':>12}{'p50':>12}{'p99':>12}{'failed':>8}{'peak RSS':>11}{'vs nginx':>10}",
+        f"{'server':<14}{'requests/s':>12}{'p50':>12}{'p99':>12}{'failed':>8}{'peak RSS':>11}{'vs nginx':>10}"
+        f"{'CPU/request':>14}",
     ]
     labels = {"nginx": "nginx", "echo": "echo", "relay": "relay → echo"}
     for name in ("nginx", "echo", "relay"):
@@ -582,6 +626,7 @@ def table(r: dict) -> str:
         lines.append(
             f"{labels[name]:<14}{v['requests_per_s']:>12,.0f}{v['p50_ms']:>9.2f} ms{v['p99_ms']:>9.2f} ms"
             f"{v['errors']:>8}{v['peak_rss_kib'] * 1024 / MB:>8.1f} MB{v['requests_per_s'] / nginx_rps:>10.0%}"
+            f"{v['cpu_us_per_request']:>11.1f} µs"
         )
     lines.append("")
     ready = r["start_to_ready"]
@@ -599,6 +644,10 @@ def table(r: dict) -> str:
                  f"last relay round, {s['relay']['time_wait_to_echo']} in all after the run. "
                  f"On the machine: {s['relay']['time_wait_total']}.")
     lines.append(f"nginx peak RSS is the {s['nginx']['peak_rss_note']}.")
+    lines.append("CPU/request: user + sys CPU time of the server's processes, divided by its requests. "
+                 "For relay → echo it counts both processes.")
+    lines.append(f"Load average at the start: {' '.join(f'{x:.2f}' for x in r['machine']['load_average_at_start'])}; "
+                 f"at the end: {' '.join(f'{x:.2f}' for x in r['load_average_at_end'])}.")
     lines.append("")
     lines.append("Targets:")
     for t in r["targets"]:

@@ -100,6 +100,27 @@ def test_bench_results_are_real_numbers(bench, static_binaries):
         "no failed requests"]
 
 
+def test_bench_cpu_per_request_is_real(bench):
+    """CPU time per request comes from /proc/PID/stat: positive, and relay → echo costs at least echo alone."""
+    done, r = bench
+    s = r["servers"]
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("server "))
+    assert lines[header].rstrip().endswith("CPU/request"), lines[header]
+    for name, row in zip(("nginx", "echo", "relay"), lines[header + 1:header + 4]):
+        v = s[name]
+        assert row.startswith(f"{name} "), row
+        assert v["cpu_s"] > 0, (name, v)
+        assert v["cpu_s"] == pytest.approx(sum(x["cpu_s"] for x in v["rounds"])), name
+        assert v["cpu_us_per_request"] == pytest.approx(v["cpu_s"] * 1e6 / v["requests"]), name
+        # More than 0 and less than 10 ms of CPU for a tiny loopback request.
+        assert 0 < v["cpu_us_per_request"] < 10_000, (name, v)
+        assert f"{v['cpu_us_per_request']:.1f} µs" in row, row
+    # relay → echo counts relay and the echo behind it: one echo exchange and more.
+    assert s["relay"]["cpu_us_per_request"] >= s["echo"]["cpu_us_per_request"], s
+    assert len(r["load_average_at_end"]) == 3
+
+
 def test_the_committed_example_is_a_real_ten_second_run():
     examples = sorted((REPO / "bench" / "results").glob("example-*.json"))
     assert examples, "bench/results/ should hold a dated example of a real run"

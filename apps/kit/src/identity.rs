@@ -87,6 +87,9 @@ impl Identity {
 }
 
 /// The kernel's host name, or `unknown` when it cannot be read.
+// The one `unsafe` of the workspace: the standard library has no way to read the
+// host name, and gethostname(2) is a plain C call into a buffer we own.
+#[allow(unsafe_code)]
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its full length; gethostname writes at most that much.
