@@ -78,7 +78,7 @@ def test_make_e2e_without_kind_says_so_and_fails():
     done = make("e2e", timeout=50, KIND=NO_KIND)
     out = done.stdout + done.stderr
     assert done.returncode != 0, out
-    assert "Step 1 of 9: Check the tools" in out
+    assert "Step 1 of 10: Check the tools" in out
     assert "This machine lacks:" in out
     assert "kind. Get it: https://kind.sigs.k8s.io/" in out
     assert "✖ Nothing was tested." in out
@@ -94,5 +94,5 @@ def test_e2e_runs_from_the_scripts_folder_too():
                           timeout=50)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "No such file" not in done.stderr, done.stderr
-    assert "Step 1 of 9: Check the tools" in done.stdout
+    assert "Step 1 of 10: Check the tools" in done.stdout
     assert "✖ Nothing was tested." in done.stdout
