@@ -49,7 +49,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
     let (head, body) = req.into_parts();
     let form = match head.method {
         Method::GET | Method::HEAD => None,
-        Method::POST => match read_body(body, MAX_BODY, ctx.read_timeout).await {
+        Method::POST => match read_body(body, MAX_BODY, ctx.config.header_read_timeout).await {
             Ok(form) => Some(form),
             Err(answer) => return answer,
         },

@@ -59,6 +59,7 @@ pub mod setting_file;
 pub mod shutdown;
 
 pub use hyper;
+pub use server::serve;
 
 /// An app: the paths it answers beyond the kit's own.
 pub trait App: Send + Sync + Sized + 'static {
@@ -105,15 +106,13 @@ pub struct Context {
     pub identity: identity::Identity,
     pub probes: probes::Probes,
     pub metrics: metrics::Metrics,
-    /// How long a client may take to send its headers or its body (`HEADER_READ_TIMEOUT`).
-    pub read_timeout: std::time::Duration,
-    /// Whether the course switches work (`COURSE_SWITCHES`): see [`probes::switch_refused`].
-    pub course_switches: bool,
+    /// The settings: port, delays, limits, the course switches (`COURSE_SWITCHES`).
+    pub config: config::Common,
 }
 
 impl Context {
     /// A context for this app: identity from the environment, probes on, metrics empty.
-    pub fn new<A: App>(info: AppInfo) -> Self {
+    pub fn new<A: App>(info: AppInfo, config: config::Common) -> Self {
         Context {
             info,
             identity: identity::Identity::from_env(),
@@ -123,14 +122,13 @@ impl Context {
                     .into_iter()
                     .chain(A::PATHS.iter().copied()),
             ),
-            read_timeout: std::time::Duration::from_secs(5),
-            course_switches: true,
+            config,
         }
     }
 
     /// `None` when this request may use a course switch; else the answer that says why.
     pub fn switch_refused(&self, method: &hyper::Method) -> Option<http::Response> {
-        probes::switch_refused(self.course_switches, method)
+        probes::switch_refused(self.config.course_switches == config::OnOff::On, method)
     }
 }
 
@@ -155,10 +153,15 @@ pub fn run<A: App>(
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("could not start the async runtime ({e}).")),
     };
-    let mut ctx = Context::new::<A>(info);
-    ctx.read_timeout = common.header_read_timeout;
-    ctx.course_switches = common.course_switches == config::OnOff::On;
-    match runtime.block_on(server::serve(common, ctx, app)) {
+    let port = common.port;
+    let ctx = Context::new::<A>(info, common);
+    let served = runtime.block_on(async {
+        // Signals first, so none is missed; then the port.
+        let signals = shutdown::Signals::install()?;
+        let listener = server::bind(port)?;
+        serve(listener, ctx, app, shutdown::first_signal(signals)).await
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e.to_string()),
     }
