@@ -314,6 +314,11 @@ fn names_to_metadata() {
     ignore = "needs root (unshare) to give the relay its own /etc/hosts"
 )]
 fn short_names_resolve_through_the_search_domains() {
+    // Port 53 needs root: say so plainly instead of a failed bind.
+    assert!(
+        is_root(),
+        "needs root to listen on port 53 and to give the relay its own /etc/hosts"
+    );
     let dns = std::net::UdpSocket::bind("127.0.0.10:53").expect("port 53 on 127.0.0.10 is free");
     let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = asked.clone();
@@ -373,6 +378,10 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
 
 /// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try).
 fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, App) {
+    assert!(
+        is_root(),
+        "needs root to listen on port 53 and to give the relay its own /etc/hosts"
+    );
     let dns = std::net::UdpSocket::bind((ip, 53)).expect("port 53 on that address is free");
     let resolv = format!("nameserver {ip}\noptions timeout:5 attempts:1\n");
     (dns, relay_with_name_files(test, hosts, &resolv))
