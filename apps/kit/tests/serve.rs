@@ -3,13 +3,12 @@
 //! 127.0.0.1:0, serves a small app and stops it through a channel.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::thread::JoinHandle;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use kit::http::{text, Request, Response};
 use kit::hyper::StatusCode;
+use testkit::{send, InProcess};
 
 /// A small app: `/hello`, and `/slow?ms=N` that answers after N milliseconds.
 struct Hello;
@@ -33,132 +32,13 @@ impl kit::App for Hello {
     }
 }
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    common: kit::config::Common,
-}
-
-/// A server on its own thread and runtime, stopped by a channel instead of a signal.
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Server {
-    /// Serves `Hello` with these flags (like `--shutdown-delay 1s`).
-    fn start(flags: &[&str]) -> Server {
-        let cli = Cli::try_parse_from(std::iter::once("test").chain(flags.iter().copied()))
-            .expect("the test's flags parse");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                let ctx = kit::Context::new::<Hello>(kit::app_info!(), cli.common);
-                let shutdown = async move {
-                    let _ = stopped.await;
-                    "the test's stop"
-                };
-                kit::serve(listener, ctx, Hello, shutdown).await
-            })
-        });
-        Server {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// Tells the server to stop, like SIGTERM does.
-    fn signal(&mut self) {
-        let _ = self.stop.take().expect("signal once").send(());
-    }
-
-    /// Waits for `serve` to return; says how long that took.
-    fn wait(&mut self) -> Duration {
-        let started = Instant::now();
-        let result = self.thread.take().unwrap().join().expect("serve panicked");
-        result.expect("serve returns Ok");
-        started.elapsed()
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
-    }
-
-    fn get(&self, target: &str) -> Reply {
-        send(&mut self.connect(), target, true)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
-/// Sends one GET on `stream` and reads one answer (bodies here have a Content-Length).
-fn send(stream: &mut TcpStream, target: &str, close: bool) -> Reply {
-    let connection = if close { "close" } else { "keep-alive" };
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: test\r\nConnection: {connection}\r\n\r\n"
-    )
-    .unwrap();
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).into_owned();
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (n, v) = l.split_once(':')?;
-                    n.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                let body = String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned();
-                let status = head[9..12].parse().unwrap();
-                return Reply { status, head, body };
-            }
-        }
-        let n = stream.read(&mut buf).expect("the server answers");
-        assert!(n > 0, "the connection closed before a whole answer came");
-        data.extend_from_slice(&buf[..n]);
-    }
+fn start(flags: &[&str]) -> InProcess {
+    InProcess::start(kit::app_info!(), Hello, flags)
 }
 
 #[test]
 fn kit_paths_and_app_paths_are_routed() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let root = server.get("/");
     assert_eq!(root.status, 200);
     assert!(root.body.contains("answered you."), "{}", root.body);
@@ -180,17 +60,17 @@ fn kit_paths_and_app_paths_are_routed() {
 
 #[test]
 fn probes_switch_and_a_pod_that_is_not_ready_closes_keep_alive_connections() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     assert_eq!(server.get("/ready").body, "ready\n");
     let mut pooled = server.connect();
-    let reply = send(&mut pooled, "/hello", false);
+    let reply = send(&mut pooled, "/hello");
     assert_eq!(reply.header("connection"), None);
     // The switch answers with the new state.
     assert_eq!(server.get("/ready?readiness=false").status, 503);
     let ready = server.get("/ready");
     assert_eq!((ready.status, ready.body.as_str()), (503, "not ready\n"));
     // The pooled connection gets its answer, told to close, and then closes.
-    let reply = send(&mut pooled, "/hello", false);
+    let reply = send(&mut pooled, "/hello");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("connection"), Some("close"));
     assert_eq!(pooled.read(&mut [0u8; 16]).unwrap(), 0);
@@ -201,16 +81,16 @@ fn probes_switch_and_a_pod_that_is_not_ready_closes_keep_alive_connections() {
 
 #[test]
 fn course_switches_off_refuses_the_probe_switches() {
-    let server = Server::start(&["--course-switches", "off"]);
+    let server = start(&["--course-switches", "off"]);
     assert_eq!(server.get("/ready?readiness=false").status, 403);
     assert_eq!(server.get("/ready").status, 200);
 }
 
 #[test]
 fn the_shutdown_delay_serves_with_readiness_off_then_stops_accepting() {
-    let mut server = Server::start(&["--shutdown-delay", "600ms"]);
+    let mut server = start(&["--shutdown-delay", "600ms"]);
     assert_eq!(server.get("/ready").status, 200);
-    server.signal();
+    server.stop();
     // During the delay: still serving, readiness off, keep-alive clients told to close.
     let deadline = Instant::now() + Duration::from_secs(5);
     let ready = loop {
@@ -226,19 +106,19 @@ fn the_shutdown_delay_serves_with_readiness_off_then_stops_accepting() {
     let took = server.wait();
     assert!(took >= Duration::from_millis(300), "stopped after {took:?}");
     assert!(
-        TcpStream::connect(server.addr).is_err(),
+        TcpStream::connect(server.addr()).is_err(),
         "the port is closed after serve returns"
     );
 }
 
 #[test]
 fn requests_in_flight_finish_before_serve_returns() {
-    let mut server = Server::start(&[]);
-    let addr = server.addr;
+    let mut server = start(&[]);
+    let port = server.port;
     let slow = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(addr).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        send(&mut s, "/slow?ms=500", false)
+        send(&mut s, "/slow?ms=500")
     });
     // Wait until the slow request is in flight.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -250,7 +130,7 @@ fn requests_in_flight_finish_before_serve_returns() {
         assert!(Instant::now() < deadline, "the slow request never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    server.signal();
+    server.stop();
     let took = server.wait();
     let reply = slow.join().unwrap();
     assert_eq!((reply.status, reply.body.as_str()), (200, "slow done\n"));
@@ -262,10 +142,10 @@ fn requests_in_flight_finish_before_serve_returns() {
 
 #[test]
 fn the_drain_timeout_stops_waiting_for_slow_requests() {
-    let mut server = Server::start(&["--drain-timeout", "200ms"]);
-    let addr = server.addr;
+    let mut server = start(&["--drain-timeout", "200ms"]);
+    let port = server.port;
     let _slow = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(addr).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let _ = write!(s, "GET /slow?ms=5000 HTTP/1.1\r\nHost: test\r\n\r\n");
         let _ = s.read(&mut [0u8; 64]);
     });
@@ -278,23 +158,23 @@ fn the_drain_timeout_stops_waiting_for_slow_requests() {
         assert!(Instant::now() < deadline, "the slow request never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    server.signal();
+    server.stop();
     let took = server.wait();
     assert!(took < Duration::from_secs(3), "waited {took:?}");
 }
 
 #[test]
 fn the_connection_cap_holds_new_connections_until_one_closes() {
-    let server = Server::start(&["--max-connections", "1"]);
+    let server = start(&["--max-connections", "1"]);
     let mut first = server.connect();
-    assert_eq!(send(&mut first, "/hello", false).status, 200);
+    assert_eq!(send(&mut first, "/hello").status, 200);
     // The second connection waits in the queue while the first is open.
-    let addr = server.addr;
+    let port = server.port;
     let second = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(addr).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let started = Instant::now();
-        let reply = send(&mut s, "/hello", true);
+        let reply = send(&mut s, "/hello");
         (reply.status, started.elapsed())
     });
     std::thread::sleep(Duration::from_millis(300));
