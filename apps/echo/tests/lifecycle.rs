@@ -425,6 +425,17 @@ fn bad_flags_get_a_plain_error() {
     let (code, err) = run(&["--port", "99999"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("99999"), "{err}");
+    for threads in ["0", "two", "1000"] {
+        let (code, err) = run(&["--threads", threads]);
+        assert_eq!(code, Some(2), "--threads {threads}");
+        assert!(err.contains("Write a whole number from 1 to 256."), "{err}");
+    }
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("THREADS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "THREADS=many");
     let (code, err) = run(&["--log-level", "loud"]);
     assert_eq!(code, Some(2));
     assert!(

@@ -40,7 +40,7 @@
 //! Every answer carries the `X-Pod-*` identity headers that are set.
 //!
 //! The server runs on one thread. To serve more, run more replicas: that is the Kubernetes way,
-//! and it fits pods whose CPU limit is under one CPU. `KIT_THREADS=N` gives N worker threads.
+//! and it fits pods whose CPU limit is under one CPU. `--threads N` (`THREADS=N`) gives N worker threads.
 //! Idle keep-alive connections close after the header read timeout (5 s), so a client's
 //! connection pool should drop idle connections sooner.
 
@@ -149,7 +149,7 @@ pub fn run<A: App>(
         info.version,
         server::describe(&common)
     );
-    let runtime = match runtime() {
+    let runtime = match runtime(common.threads) {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("could not start the async runtime ({e}).")),
     };
@@ -169,18 +169,14 @@ pub fn run<A: App>(
 
 /// One thread by default. Measured with `make bench` on 2 CPUs: one thread served echo at
 /// 94-96% of nginx's requests per second, two threads at 78-84% (threads hopping between
-/// CPUs cost more than they gave). `KIT_THREADS=N` chooses N worker threads.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let threads = std::env::var("KIT_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
+/// CPUs cost more than they gave). `--threads N` chooses N worker threads.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
     match threads {
         0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
+            .worker_threads(usize::from(n))
             .enable_all()
             .build(),
     }

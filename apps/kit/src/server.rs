@@ -395,8 +395,12 @@ pub fn describe(config: &Common) -> String {
         OnOff::On => "on",
         OnOff::Off => "off",
     };
+    let threads = match config.threads {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    };
     format!(
-        "port {}, at most {} connections, shutdown delay {}, drain timeout {}, course switches {switches}",
+        "port {}, {threads}, at most {} connections, shutdown delay {}, drain timeout {}, course switches {switches}",
         config.port,
         config.max_connections,
         show_duration(config.shutdown_delay),
