@@ -10,26 +10,11 @@ use kit::metrics::CounterFamily;
 use kit::Context;
 use serde_json::{Map, Value};
 
-use crate::client::{CallError, EchoClient, Reply};
+use crate::client::{CallError, EchoClient, Outcome, Reply};
 use crate::target::{self, Target, TargetError};
 
 /// echo's fault options, which the relay passes on.
 const FAULTS: [&str; 2] = ["delay", "status"];
-
-/// The outcomes of calls to echo, as counted in `relay_upstream_calls_total`.
-pub const OUTCOMES: &[&str] = &[
-    "ok",
-    "bad_status",
-    "timeout",
-    "refused",
-    "dns_error",
-    "blocked",
-    "connect_error",
-    "too_large",
-    "not_http",
-    "closed",
-    "error",
-];
 
 /// The relay app: its settings, its one HTTP client and its call counter.
 pub struct Relay {
@@ -37,7 +22,7 @@ pub struct Relay {
     pub default_target: Option<Target>,
     /// `None` means any target is allowed.
     pub allowed: Option<Vec<Target>>,
-    pub calls: CounterFamily,
+    pub calls: CounterFamily<Outcome>,
     /// The token and note files, read on each request.
     pub files: crate::files::Files,
 }
@@ -52,7 +37,6 @@ impl Relay {
             "relay_upstream_calls_total",
             "Calls from the relay to echo servers, by outcome.",
             "outcome",
-            OUTCOMES,
         );
         Relay {
             client,
@@ -148,8 +132,8 @@ impl Relay {
             return result; // the caller's mistake, and no call was made
         }
         self.calls.inc(match &result {
-            Ok(reply) if reply.status.is_success() => "ok",
-            Ok(_) => "bad_status",
+            Ok(reply) if reply.status.is_success() => Outcome::Ok,
+            Ok(_) => Outcome::BadStatus,
             Err(e) => e.outcome(),
         });
         if let Err(e) = &result {
