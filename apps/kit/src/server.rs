@@ -23,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::config::{show_duration, Common, OnOff};
-use crate::http::{escape_html, json, query_value, text, Request, Response, HTML};
+use crate::http::{escape_html, json, query_value, text, Format, Request, Response, HTML};
 use crate::{probes, shutdown, App, Context};
 
 /// The longest path and query we read: 8 KiB. Longer ones get `414`.
@@ -280,12 +280,12 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
                 .insert(hyper::header::CONTENT_TYPE, PROMETHEUS);
             r
         }
-        "/version" => version(ctx, query),
+        "/version" => with_format(query, |format| version(ctx, format)),
         "/crash" => match ctx.switch_refused(req.method()) {
             None => crash(query),
             Some(refused) => refused,
         },
-        "/" => who_answered(ctx, A::HINT, &req),
+        "/" => with_format(query, |format| who_answered(ctx, A::HINT, &req, format)),
         _ => shared.app.handle(req, ctx).await,
     }
 }
@@ -293,15 +293,19 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
 const PROMETHEUS: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
-fn wants_json(query: Option<&str>) -> bool {
-    query_value(query, "format").is_some_and(|f| f == "json")
+/// Reads `format=` and answers with `answer`, or `400` for a format we do not write.
+fn with_format(query: Option<&str>, answer: impl FnOnce(Format) -> Response) -> Response {
+    match Format::from_query(query) {
+        Ok(format) => answer(format),
+        Err(reason) => text(StatusCode::BAD_REQUEST, format!("✖ {reason}\n")),
+    }
 }
 
 /// `/version`: app name, version and git commit.
-fn version(ctx: &Context, query: Option<&str>) -> Response {
+fn version(ctx: &Context, format: Format) -> Response {
     let info = &ctx.info;
     let commit = info.commit.unwrap_or("unknown");
-    if wants_json(query) {
+    if format == Format::Json {
         let value =
             serde_json::json!({"name": info.name, "version": info.version, "commit": commit});
         return json(StatusCode::OK, &value);
@@ -343,9 +347,9 @@ fn crash(query: Option<&str>) -> Response {
 }
 
 /// `/`: who answered, in plain words. HTML when the client asks for it.
-fn who_answered(ctx: &Context, hint: &str, req: &Request) -> Response {
+fn who_answered(ctx: &Context, hint: &str, req: &Request, format: Format) -> Response {
     let (info, id) = (&ctx.info, &ctx.identity);
-    if wants_json(req.uri().query()) {
+    if format == Format::Json {
         let mut fields = id.json_fields();
         fields.insert("name".into(), info.name.into());
         fields.insert("version".into(), info.version.into());

@@ -47,6 +47,14 @@ fn kit_paths_and_app_paths_are_routed() {
     let version = server.get("/version");
     assert!(version.body.starts_with("name: kit\n"), "{}", version.body);
     assert_eq!(server.get("/nope").status, 404);
+    // One format= for every path: json or text, anything else is a 400 that says so.
+    assert!(server.get("/version?format=json").body.starts_with("{"));
+    assert!(server.get("/?format=json").body.contains("\"host\""));
+    for path in ["/version?format=xml", "/?format=yaml"] {
+        let bad = server.get(path);
+        assert_eq!(bad.status, 400, "{path}");
+        assert_eq!(bad.body, "✖ format must be text or json.\n", "{path}");
+    }
     let metrics = server.get("/metrics").body;
     assert!(
         metrics.contains(r#"path="/hello",status="200""#),

@@ -4,7 +4,9 @@
 //! and answers `Relay-Host: <host>\nRelay-To: echo:8080\nReply:\n<the echo body>`.
 //! Each failure has its own status and one line in plain words.
 
-use kit::http::{json, method_not_allowed, not_found, query_value, text, Request, Response};
+use kit::http::{
+    json, method_not_allowed, not_found, query_value, text, Format, Request, Response,
+};
 use kit::hyper::{Method, StatusCode};
 use kit::metrics::CounterFamily;
 use kit::Context;
@@ -75,13 +77,9 @@ impl Relay {
     // ANCHOR: relay_handler
     /// `/relay`: check the target, call echo, wrap its reply.
     async fn relay(&self, method: &Method, query: Option<&str>, ctx: &Context) -> Response {
-        let Some(as_json) = wants_json(query) else {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                "format must be text or json.".into(),
-                None,
-                false,
-            );
+        let as_json = match Format::from_query(query) {
+            Ok(format) => format == Format::Json,
+            Err(reason) => return failure(StatusCode::BAD_REQUEST, reason, None, false),
         };
         let target = match self.choose_target(query) {
             Ok(target) => target,
@@ -175,15 +173,6 @@ impl Relay {
             }
             _ => Ok(target),
         }
-    }
-}
-
-/// `format=json` or `format=text` (the default). `None` for anything else.
-fn wants_json(query: Option<&str>) -> Option<bool> {
-    match query_value(query, "format").as_deref() {
-        None | Some("text") => Some(false),
-        Some("json") => Some(true),
-        Some(_) => None,
     }
 }
 
