@@ -77,6 +77,11 @@ pub trait App: Send + Sync + Sized + 'static {
 
     /// Adds the app's own numbers to `/metrics` (see [`metrics::CounterFamily`]).
     fn write_metrics(&self, _out: &mut String) {}
+
+    /// The app's own settings in one line, logged at start after the kit's own.
+    fn describe(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Name, version and git commit of the program. Make it with [`app_info!`].
@@ -149,6 +154,9 @@ pub fn run<A: App>(
         info.version,
         server::describe(&common)
     );
+    if let Some(settings) = app.describe() {
+        tracing::info!("{settings}");
+    }
     let runtime = match runtime(common.threads) {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("could not start the async runtime ({e}).")),

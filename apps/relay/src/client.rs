@@ -177,6 +177,16 @@ pub struct EchoClient {
 }
 
 impl EchoClient {
+    /// The deadline of one call (`--call-timeout`).
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The largest reply read (`--max-reply-bytes`).
+    pub fn max_reply_bytes(&self) -> usize {
+        self.max_reply_bytes
+    }
+
     pub fn new(call_timeout: Duration, max_reply_bytes: usize) -> Self {
         let mut connector = HttpConnector::new_with_resolver(CheckedResolver);
         connector.set_nodelay(true);

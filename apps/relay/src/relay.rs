@@ -71,6 +71,15 @@ impl kit::App for Relay {
     fn write_metrics(&self, out: &mut String) {
         self.calls.render(out);
     }
+
+    fn describe(&self) -> Option<String> {
+        Some(describe(
+            &self.default_target,
+            &self.allowed,
+            self.client.call_timeout(),
+            self.client.max_reply_bytes(),
+        ))
+    }
 }
 
 impl Relay {
@@ -191,6 +200,28 @@ fn failure(status: StatusCode, reason: String, reply: Option<&str>, as_json: boo
         Some(reply) => text(status, format!("✖ {reason}\nReply:\n{reply}")),
         None => text(status, format!("✖ {reason}\n")),
     }
+}
+
+/// The relay's settings, in one log line.
+fn describe(
+    default: &Option<Target>,
+    allowed: &Option<Vec<Target>>,
+    timeout: std::time::Duration,
+    max: usize,
+) -> String {
+    let default = default
+        .as_ref()
+        .map_or("none".to_owned(), Target::to_string);
+    let allowed = match allowed {
+        Some(list) => list
+            .iter()
+            .map(Target::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "any".to_owned(),
+    };
+    let timeout = kit::config::show_duration(timeout);
+    format!("Relay settings: default echo server {default}. Allowed: {allowed}. Call timeout {timeout}. Largest reply {max} bytes.")
 }
 
 #[cfg(test)]

@@ -892,3 +892,26 @@ fn bad_settings_stop_the_program_with_a_plain_reason() {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
 }
+
+#[test]
+fn relay_describes_its_settings_once_after_the_kits_line() {
+    let relay = start_relay(&["--call-timeout", "3s"]);
+    relay.wait_for_log("Relay settings:", Duration::from_secs(5));
+    let logs = relay.logs();
+    let starting = logs
+        .iter()
+        .position(|l| l.contains("Starting relay-server"));
+    let settings: Vec<_> = logs
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("Relay settings:"))
+        .collect();
+    assert_eq!(settings.len(), 1, "{logs:#?}");
+    assert!(starting < Some(settings[0].0), "{logs:#?}");
+    assert!(
+        settings[0]
+            .1
+            .contains("default echo server none. Allowed: any. Call timeout 3s."),
+        "{logs:#?}"
+    );
+}
