@@ -119,16 +119,8 @@ fn the_shutdown_delay_serves_with_readiness_off_then_stops_accepting() {
     );
 }
 
-#[test]
-fn requests_in_flight_finish_before_serve_returns() {
-    let mut server = start(&[]);
-    let port = server.port;
-    let slow = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        send(&mut s, "/slow?ms=500")
-    });
-    // Wait until the slow request is in flight.
+/// Waits until one request is in flight besides the `/metrics` request that asks.
+fn wait_for_one_in_flight(server: &InProcess) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !server
         .get("/metrics")
@@ -138,6 +130,18 @@ fn requests_in_flight_finish_before_serve_returns() {
         assert!(Instant::now() < deadline, "the slow request never started");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn requests_in_flight_finish_before_serve_returns() {
+    let mut server = start(&[]);
+    let port = server.port;
+    let slow = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        send(&mut s, "/slow?ms=500")
+    });
+    wait_for_one_in_flight(&server);
     server.stop();
     let took = server.wait();
     let reply = slow.join().unwrap();
@@ -157,15 +161,7 @@ fn the_drain_timeout_stops_waiting_for_slow_requests() {
         let _ = write!(s, "GET /slow?ms=5000 HTTP/1.1\r\nHost: test\r\n\r\n");
         let _ = s.read(&mut [0u8; 64]);
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !server
-        .get("/metrics")
-        .body
-        .contains("http_requests_in_flight 2")
-    {
-        assert!(Instant::now() < deadline, "the slow request never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_one_in_flight(&server);
     server.stop();
     let took = server.wait();
     assert!(took < Duration::from_secs(3), "waited {took:?}");
