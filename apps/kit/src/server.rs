@@ -71,7 +71,7 @@ pub async fn serve<A: App>(
 
     let port = listener.local_addr()?.port();
     info!("✔ Ready: listening on port {port}. Try http://localhost:{port}/");
-    let stop = shutdown::wait_for_stop(shutdown, &shared.ctx.probes, config.shutdown_delay);
+    let stop = shutdown::wait_for_signal(shutdown, &shared.ctx.probes, config.shutdown_delay);
     tokio::pin!(stop);
     let mut limit_logged: Option<Instant> = None;
     loop {

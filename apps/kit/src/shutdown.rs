@@ -53,9 +53,10 @@ pub async fn first_signal(mut signals: Signals) -> &'static str {
     name
 }
 
-/// Step 1: once `stop` says why, turn readiness off and keep serving for `delay`.
+/// Step 1: wait for the stop signal (SIGTERM or SIGINT from [`first_signal`], or a test's
+/// channel), turn readiness off, keep serving for `delay`.
 /// When this returns, the server stops accepting connections.
-pub async fn wait_for_stop(
+pub async fn wait_for_signal(
     stop: impl Future<Output = &'static str>,
     probes: &Probes,
     delay: Duration,
