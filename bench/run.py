@@ -272,7 +272,7 @@ class Bench:
         self.step_no = 0
         self.steps = 5 + (0 if args.no_build else 1) + (1 if args.cold_build else 0)
         # nginx has its access log off; the apps log no request at warn.
-        # The apps run as shipped: one thread each (KIT_THREADS unset).
+        # The apps run as shipped: one thread each (THREADS unset).
         # nginx gets its best setting here: one worker process per CPU.
         self.app_env = {"LOG_LEVEL": "warn"}
         self.result: dict = {

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use kit::http::{json, method_not_allowed, read_body, text, Request, Response, MAX_BODY};
+use kit::http::{json, method_not_allowed, read_body, text, Format, Request, Response, MAX_BODY};
 use kit::hyper::{Method, StatusCode};
 use kit::Context;
 
@@ -49,7 +49,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
     let (head, body) = req.into_parts();
     let form = match head.method {
         Method::GET | Method::HEAD => None,
-        Method::POST => match read_body(body, MAX_BODY, ctx.read_timeout).await {
+        Method::POST => match read_body(body, MAX_BODY, ctx.config.header_read_timeout).await {
             Ok(form) => Some(form),
             Err(answer) => return answer,
         },
@@ -126,11 +126,7 @@ impl<'a> Options<'a> {
                 .and_then(|code| StatusCode::from_u16(code).ok())
                 .ok_or("status must be a number from 200 to 599.")?,
         };
-        let json = match format.as_deref() {
-            None | Some("text") => false,
-            Some("json") => true,
-            Some(_) => return Err("format must be text or json.".into()),
-        };
+        let json = Format::parse(format.as_deref())? == Format::Json;
         Ok(Options {
             message: message.unwrap_or_default(),
             delay: Duration::from_millis(delay),

@@ -4,9 +4,6 @@
 //! `Echo host: <hostname>\nMessage: hello\n`. Lessons use it to see
 //! which pod answered, and to try probes, restarts and faults.
 
-mod echo;
-mod token;
-
 use clap::Parser;
 
 /// The echo server of the Kubernetes course.
@@ -46,6 +43,6 @@ fn main() -> std::process::ExitCode {
         kit::app_info!(),
         cli.common,
         cli.command,
-        echo::Echo { token_file },
+        echo_server::Echo { token_file },
     )
 }

@@ -1,16 +1,16 @@
 //! The echo contract and bad input, over real HTTP on loopback.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{get, hostname, raw, Server};
+use testkit::{get, hostname, raw, Binary};
+
+const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 
 #[test]
 fn echo_answers_the_contract_byte_for_byte() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let reply = server.get("/echo?message=hello");
     assert_eq!(reply.status, 200);
     assert!(
@@ -19,7 +19,7 @@ fn echo_answers_the_contract_byte_for_byte() {
         reply.head
     );
     assert_eq!(
-        reply.header("content-type").as_deref(),
+        reply.header("content-type"),
         Some("text/plain; charset=utf-8")
     );
     assert_eq!(
@@ -49,7 +49,7 @@ fn echo_answers_the_contract_byte_for_byte() {
 
 #[test]
 fn echo_reads_a_posted_form() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let body = "message=from+a+form%21";
     let request = format!(
         "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
@@ -82,7 +82,7 @@ fn echo_reads_a_posted_form() {
         .len()
         .to_string();
     assert_eq!((head.status, head.body.len()), (200, 0));
-    assert_eq!(head.header("content-length"), Some(full_length));
+    assert_eq!(head.header("content-length"), Some(full_length.as_str()));
 
     let reply = raw(
         server.port,
@@ -90,19 +90,23 @@ fn echo_reads_a_posted_form() {
     )
     .unwrap();
     assert_eq!(
-        (reply.status, reply.header("allow").as_deref()),
+        (reply.status, reply.header("allow")),
         (405, Some("GET, HEAD, POST"))
     );
 }
 
 #[test]
 fn pod_identity_shows_in_headers_and_json() {
-    let server = Server::start(&[
-        ("POD_NAME", "echo-7d9f-x2k4"),
-        ("POD_NAMESPACE", "my-space"),
-        ("NODE_NAME", "kube-course-worker"),
-        ("POD_IP", "10.244.1.7"),
-    ]);
+    let server = Binary::start(
+        BIN,
+        &[],
+        &[
+            ("POD_NAME", "echo-7d9f-x2k4"),
+            ("POD_NAMESPACE", "my-space"),
+            ("NODE_NAME", "kube-course-worker"),
+            ("POD_IP", "10.244.1.7"),
+        ],
+    );
     let reply = server.get("/echo?message=hi&format=json");
     assert_eq!(reply.status, 200);
     for (name, value) in [
@@ -112,7 +116,7 @@ fn pod_identity_shows_in_headers_and_json() {
         ("x-node-name", "kube-course-worker"),
         ("x-pod-ip", "10.244.1.7"),
     ] {
-        assert_eq!(reply.header(name).as_deref(), Some(value), "{name}");
+        assert_eq!(reply.header(name), Some(value), "{name}");
     }
     let expected = format!(
         r#"{{"host":"{}","message":"hi","namespace":"my-space","node":"kube-course-worker","pod":"echo-7d9f-x2k4","pod_ip":"10.244.1.7"}}"#,
@@ -126,14 +130,14 @@ fn pod_identity_shows_in_headers_and_json() {
     );
     // Every path carries the identity, the probes too.
     assert_eq!(
-        server.get("/ready").header("x-pod-name").as_deref(),
+        server.get("/ready").header("x-pod-name"),
         Some("echo-7d9f-x2k4")
     );
 }
 
 #[test]
 fn probes_switch_off_and_on() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let check = |path: &str, status: u16, body: &str| {
         let reply = server.get(path);
         assert_eq!(
@@ -166,7 +170,7 @@ fn probes_switch_off_and_on() {
 
 #[test]
 fn a_pod_that_is_not_ready_closes_keep_alive_connections() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     // One keep-alive request: read one answer, then see whether the server hung up.
     let keep_alive = || {
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -185,7 +189,7 @@ fn a_pod_that_is_not_ready_closes_keep_alive_connections() {
                 Err(_) => break false, // still open after 2 s: the server kept the connection
             }
         };
-        (common::parse(&bytes).unwrap(), closed)
+        (testkit::parse(&bytes).unwrap(), closed)
     };
 
     let (reply, closed) = keep_alive();
@@ -196,7 +200,7 @@ fn a_pod_that_is_not_ready_closes_keep_alive_connections() {
     assert_eq!(server.get("/ready?readiness=false").status, 503);
     let (reply, closed) = keep_alive();
     assert_eq!(reply.status, 200, "a pod that is not ready still answers");
-    assert_eq!(reply.header("connection").as_deref(), Some("close"));
+    assert_eq!(reply.header("connection"), Some("close"));
     assert!(
         closed,
         "a server that is not ready hangs up after the answer"
@@ -205,7 +209,7 @@ fn a_pod_that_is_not_ready_closes_keep_alive_connections() {
 
 #[test]
 fn faults_are_injected_per_request_and_never_touch_probes() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let reply = server.get("/echo?message=oops&status=503");
     assert_eq!(
         (reply.status, reply.text()),
@@ -258,7 +262,7 @@ fn faults_are_injected_per_request_and_never_touch_probes() {
 
 #[test]
 fn odd_bytes_never_break_the_server() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let expect = |message: &str| format!("Echo host: {}\nMessage: {message}\n", hostname());
     // A bad escape stays as written; invalid UTF-8 becomes the replacement character.
     assert_eq!(server.get("/echo?message=%zz%4").text(), expect("%zz%4"));
@@ -278,7 +282,7 @@ fn odd_bytes_never_break_the_server() {
 
 #[test]
 fn huge_addresses_and_headers_are_refused() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let reply = server.get(&format!("/echo?message={}", "a".repeat(9 * 1024)));
     assert_eq!(reply.status, 414);
     assert_eq!(
@@ -297,7 +301,7 @@ fn huge_addresses_and_headers_are_refused() {
 
 #[test]
 fn slow_clients_cannot_hold_the_server() {
-    let server = Server::start(&[("HEADER_READ_TIMEOUT", "500ms")]);
+    let server = Binary::start(BIN, &[], &[("HEADER_READ_TIMEOUT", "500ms")]);
     let mut slow: Vec<TcpStream> = (0..50)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -324,7 +328,11 @@ fn slow_clients_cannot_hold_the_server() {
 /// Beyond `MAX_CONNECTIONS`, new connections wait in the queue until one closes.
 #[test]
 fn the_connection_cap_holds_new_connections_until_one_closes() {
-    let server = Server::start(&[("MAX_CONNECTIONS", "10"), ("HEADER_READ_TIMEOUT", "30s")]);
+    let server = Binary::start(
+        BIN,
+        &[],
+        &[("MAX_CONNECTIONS", "10"), ("HEADER_READ_TIMEOUT", "30s")],
+    );
     let mut idle: Vec<TcpStream> = (0..10)
         .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
         .collect();
@@ -351,7 +359,7 @@ fn the_connection_cap_holds_new_connections_until_one_closes() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     waiting.read_to_end(&mut bytes).unwrap();
-    let reply = common::parse(&bytes).unwrap();
+    let reply = testkit::parse(&bytes).unwrap();
     assert_eq!(reply.status, 200, "answered once a connection closed");
     assert_eq!(
         server
@@ -367,7 +375,11 @@ fn the_connection_cap_holds_new_connections_until_one_closes() {
 /// The memory an idle connection costs (ARCHITECTURE.md sizes the default cap with it).
 #[test]
 fn idle_connections_cost_little_memory() {
-    let server = Server::start(&[("HEADER_READ_TIMEOUT", "30s"), ("MAX_CONNECTIONS", "1001")]);
+    let server = Binary::start(
+        BIN,
+        &[],
+        &[("HEADER_READ_TIMEOUT", "30s"), ("MAX_CONNECTIONS", "1001")],
+    );
     let rss = || {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
@@ -400,7 +412,7 @@ fn idle_connections_cost_little_memory() {
 
 #[test]
 fn a_slow_body_gets_408() {
-    let server = Server::start(&[("HEADER_READ_TIMEOUT", "300ms")]);
+    let server = Binary::start(BIN, &[], &[("HEADER_READ_TIMEOUT", "300ms")]);
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nmessage=only+part")
         .unwrap();
@@ -408,7 +420,7 @@ fn a_slow_body_gets_408() {
     let started = Instant::now();
     let mut bytes = vec![0u8; 1024];
     let n = s.read(&mut bytes).unwrap();
-    let reply = common::parse(&bytes[..n]).unwrap();
+    let reply = testkit::parse(&bytes[..n]).unwrap();
     assert_eq!(
         (reply.status, reply.text()),
         (
@@ -421,7 +433,7 @@ fn a_slow_body_gets_408() {
 
 #[test]
 fn common_pages_answer_in_plain_words() {
-    let server = Server::start(&[("POD_NAME", "echo-1")]);
+    let server = Binary::start(BIN, &[], &[("POD_NAME", "echo-1")]);
     let home = server.get("/");
     assert_eq!(home.status, 200);
     assert_eq!(
@@ -437,7 +449,7 @@ fn common_pages_answer_in_plain_words() {
     )
     .unwrap();
     assert_eq!(
-        html.header("content-type").as_deref(),
+        html.header("content-type"),
         Some("text/html; charset=utf-8")
     );
     assert!(html.text().contains("<dt>Pod</dt><dd>echo-1</dd>"));
@@ -463,14 +475,14 @@ fn common_pages_answer_in_plain_words() {
 
 #[test]
 fn metrics_count_requests_by_path_and_status() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     server.get("/echo?message=1");
     server.get("/echo?message=2");
     server.get("/echo?status=503");
     server.get("/no/such/path");
     let reply = server.get("/metrics");
     assert_eq!(
-        reply.header("content-type").as_deref(),
+        reply.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     let text = reply.text();
@@ -491,13 +503,12 @@ fn metrics_count_requests_by_path_and_status() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ipv6_loopback),
+    ignore = "this machine has no IPv6 loopback (::1); build.rs looked"
+)]
 fn ipv6_clients_are_served_too() {
-    if TcpStream::connect(("::1", 9))
-        .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable)
-    {
-        return; // This machine has no IPv6 loopback.
-    }
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let mut s = TcpStream::connect(("::1", server.port)).unwrap();
     s.write_all(b"GET /echo?message=v6 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();

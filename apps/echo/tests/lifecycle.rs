@@ -1,7 +1,5 @@
 //! Start, stop and crash: signals, the shutdown sequence, the CLI and the healthcheck.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -10,7 +8,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{get, Server, BIN};
+use testkit::{get, Binary};
+
+const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 
 /// Sends requests over one keep-alive connection; reconnects when the server says `Connection: close`.
 /// Returns (answers, failures).
@@ -47,7 +47,7 @@ fn keep_alive_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>) {
             Ok(()) => failures.push(head.clone()),
             Err(e) => failures.push(format!(
                 "keep-alive request failed at {:?}: {e}",
-                common::now()
+                testkit::now()
             )),
         }
         if head.to_ascii_lowercase().contains("connection: close") {
@@ -61,7 +61,7 @@ fn keep_alive_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>) {
 fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>) {
     let (mut answers, mut failures) = (0, Vec::new());
     while !stop.load(Ordering::Relaxed) {
-        match common::raw(
+        match testkit::raw(
             port,
             b"GET /echo?message=load HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         ) {
@@ -69,7 +69,7 @@ fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>)
                 answers += 1
             }
             Ok(reply) => failures.push(format!("{reply:?}")),
-            Err(e) => failures.push(format!("request failed at {:?}: {e}", common::now())),
+            Err(e) => failures.push(format!("request failed at {:?}: {e}", testkit::now())),
         }
     }
     (answers, failures)
@@ -77,7 +77,11 @@ fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>)
 
 #[test]
 fn sigterm_during_load_fails_no_request_and_exits_0() {
-    let mut server = Server::start(&[("SHUTDOWN_DELAY", "3s"), ("DRAIN_TIMEOUT", "5s")]);
+    let mut server = Binary::start(
+        BIN,
+        &[],
+        &[("SHUTDOWN_DELAY", "3s"), ("DRAIN_TIMEOUT", "5s")],
+    );
     let port = server.port;
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
@@ -94,7 +98,7 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
         .collect();
     thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
-    eprintln!("SIGTERM sent at {:?}", common::now());
+    eprintln!("SIGTERM sent at {:?}", testkit::now());
     server.signal("TERM");
     thread::sleep(Duration::from_millis(300));
 
@@ -107,14 +111,14 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
     let during = server.get("/echo?message=during");
     assert_eq!(during.status, 200);
     assert_eq!(
-        during.header("connection").as_deref(),
+        during.header("connection"),
         Some("close"),
         "keep-alive clients are asked to move"
     );
 
     thread::sleep(Duration::from_millis(400)); // Kubernetes has stopped sending traffic by now.
     stop.store(true, Ordering::Relaxed);
-    eprintln!("load stopped at {:?}", common::now());
+    eprintln!("load stopped at {:?}", testkit::now());
     let mut total = 0;
     for client in clients {
         let (answers, failures) = client.join().unwrap();
@@ -158,7 +162,7 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
 
 #[test]
 fn after_the_delay_new_connections_are_refused_while_requests_finish() {
-    let mut server = Server::start(&[("SHUTDOWN_DELAY", "200ms")]);
+    let mut server = Binary::start(BIN, &[], &[("SHUTDOWN_DELAY", "200ms")]);
     let port = server.port;
     let slow = thread::spawn(move || get(port, "/echo?message=slow&delay=1200"));
     thread::sleep(Duration::from_millis(100));
@@ -175,7 +179,11 @@ fn after_the_delay_new_connections_are_refused_while_requests_finish() {
 /// are answered (with `Connection: close`), not reset. 50 clients reconnect all through it.
 #[test]
 fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
-    let mut server = Server::start(&[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")]);
+    let mut server = Binary::start(
+        BIN,
+        &[],
+        &[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")],
+    );
     let port = server.port;
     let clients: Vec<_> = (0..50)
         .map(|_| {
@@ -193,11 +201,11 @@ fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
                         b"GET /echo?message=q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                     );
                     let read = sent.and_then(|()| s.read_to_end(&mut bytes));
-                    match (read, common::parse(&bytes)) {
+                    match (read, testkit::parse(&bytes)) {
                         (Ok(_), Ok(reply)) if reply.status == 200 => answers += 1,
                         (read, _) => lost.push(format!(
                             "at {:?}: {read:?}, {} bytes",
-                            common::now(),
+                            testkit::now(),
                             bytes.len()
                         )),
                     }
@@ -207,7 +215,7 @@ fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
         })
         .collect();
     thread::sleep(Duration::from_millis(300));
-    eprintln!("SIGTERM at {:?}", common::now());
+    eprintln!("SIGTERM at {:?}", testkit::now());
     server.signal("TERM");
     let (mut answers, mut lost) = (0, Vec::new());
     for client in clients {
@@ -227,7 +235,7 @@ fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
 
 #[test]
 fn a_second_signal_exits_at_once() {
-    let mut server = Server::start(&[("SHUTDOWN_DELAY", "20s")]);
+    let mut server = Binary::start(BIN, &[], &[("SHUTDOWN_DELAY", "20s")]);
     server.signal("TERM");
     server.wait_for_log("Shutting down after SIGTERM", Duration::from_secs(2));
     let started = Instant::now();
@@ -243,10 +251,10 @@ fn a_second_signal_exits_at_once() {
 
 #[test]
 fn the_drain_timeout_limits_the_wait() {
-    let mut server = Server::start(&[("DRAIN_TIMEOUT", "300ms")]);
+    let mut server = Binary::start(BIN, &[], &[("DRAIN_TIMEOUT", "300ms")]);
     let port = server.port;
     let slow = thread::spawn(move || {
-        common::raw(port, b"GET /echo?delay=5000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        testkit::raw(port, b"GET /echo?delay=5000 HTTP/1.1\r\nHost: x\r\n\r\n")
     });
     thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
@@ -273,7 +281,7 @@ fn the_drain_timeout_limits_the_wait() {
 
 #[test]
 fn crash_exits_with_the_code_asked_for() {
-    let mut server = Server::start(&[]);
+    let mut server = Binary::start(BIN, &[], &[]);
     let reply = server.get("/crash?code=7");
     assert_eq!(
         (reply.status, reply.text()),
@@ -283,15 +291,15 @@ fn crash_exits_with_the_code_asked_for() {
     server.wait_for_log("Crash requested: exiting with code 7.", Duration::ZERO);
 }
 
-fn ask(port: u16, method: &str, path: &str) -> common::Reply {
+fn ask(port: u16, method: &str, path: &str) -> testkit::Reply {
     let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    common::raw(port, request.as_bytes()).expect("the server answers")
+    testkit::raw(port, request.as_bytes()).expect("the server answers")
 }
 
 /// `curl -I '/crash?code=0'` made echo exit. Switches act only on GET and POST.
 #[test]
 fn course_switches_act_only_on_get_and_post() {
-    let mut server = Server::start(&[]);
+    let mut server = Binary::start(BIN, &[], &[]);
     let port = server.port;
     for (method, path) in [
         ("HEAD", "/crash?code=0"),
@@ -338,7 +346,7 @@ fn course_switches_act_only_on_get_and_post() {
 /// `COURSE_SWITCHES=off` (or `--course-switches off`) turns every switch off.
 #[test]
 fn course_switches_off_turns_them_all_off() {
-    let mut server = Server::start(&[("COURSE_SWITCHES", "off")]);
+    let mut server = Binary::start(BIN, &[], &[("COURSE_SWITCHES", "off")]);
     server.wait_for_log("course switches off", Duration::ZERO);
     for path in [
         "/crash?code=0",
@@ -417,6 +425,17 @@ fn bad_flags_get_a_plain_error() {
     let (code, err) = run(&["--port", "99999"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("99999"), "{err}");
+    for threads in ["0", "two", "1000"] {
+        let (code, err) = run(&["--threads", threads]);
+        assert_eq!(code, Some(2), "--threads {threads}");
+        assert!(err.contains("Write a whole number from 1 to 256."), "{err}");
+    }
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("THREADS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "THREADS=many");
     let (code, err) = run(&["--log-level", "loud"]);
     assert_eq!(code, Some(2));
     assert!(
@@ -427,7 +446,7 @@ fn bad_flags_get_a_plain_error() {
 
 #[test]
 fn a_busy_port_is_explained() {
-    let first = Server::start(&[]);
+    let first = Binary::start(BIN, &[], &[]);
     let out = Command::new(BIN)
         .env_clear()
         .env("PORT", first.port.to_string())
@@ -446,7 +465,7 @@ fn a_busy_port_is_explained() {
 
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let mut server = Server::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "debug")]);
+    let mut server = Binary::start(BIN, &[], &[("LOG_FORMAT", "json"), ("LOG_LEVEL", "debug")]);
     server.get("/echo?message=logged");
     server.signal("TERM");
     server.wait_exit(Duration::from_secs(3));
@@ -468,7 +487,7 @@ fn json_logs_are_one_object_per_line() {
 
 #[test]
 fn probe_calls_are_logged_only_at_debug() {
-    let mut server = Server::start(&[]);
+    let mut server = Binary::start(BIN, &[], &[]);
     server.get("/ready");
     server.get("/echo?message=quiet");
     server.signal("TERM");
@@ -482,7 +501,7 @@ fn probe_calls_are_logged_only_at_debug() {
 
 #[test]
 fn healthcheck_asks_alive_on_the_local_port() {
-    let server = Server::start(&[]);
+    let server = Binary::start(BIN, &[], &[]);
     let check = |args: &[&str]| {
         let out = Command::new(BIN)
             .args(args)

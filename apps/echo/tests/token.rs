@@ -1,10 +1,10 @@
 //! The token check of lesson 15, over real HTTP: a file with a token, requests with and without it.
 
-mod common;
+use testkit::{raw, Binary};
 
-use common::{raw, Server};
+const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 
-fn get_with_auth(port: u16, path: &str, auth: Option<&str>) -> common::Reply {
+fn get_with_auth(port: u16, path: &str, auth: Option<&str>) -> testkit::Reply {
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
@@ -16,7 +16,7 @@ fn with_a_token_file_echo_wants_the_token_and_sees_changes_without_a_restart() {
     let dir = std::env::temp_dir().join(format!("echo-token-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let token = dir.join("token");
-    let server = Server::start(&[("TOKEN_FILE", token.to_str().unwrap())]);
+    let server = Binary::start(BIN, &[], &[("TOKEN_FILE", token.to_str().unwrap())]);
 
     // No file yet (an optional Secret that does not exist): no check.
     assert_eq!(

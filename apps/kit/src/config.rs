@@ -41,6 +41,11 @@ pub struct Common {
     #[arg(long, env = "COURSE_SWITCHES", value_enum, default_value_t = OnOff::On)]
     pub course_switches: OnOff,
 
+    /// Worker threads. One fits a pod whose CPU limit is under one CPU: to serve more,
+    /// run more replicas.
+    #[arg(long, env = "THREADS", default_value_t = 1, value_parser = parse_threads)]
+    pub threads: u16,
+
     /// How long a client may take to send its request headers or body (hidden: for tests).
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, hide = true)]
     pub header_read_timeout: Duration,
@@ -76,6 +81,16 @@ pub enum LogLevel {
 pub enum Command {
     /// Ask /alive on the local port. Exit 0 when alive, 1 when not. For images without curl.
     Healthcheck,
+}
+
+/// Reads a number of worker threads: a whole number from 1 to 256.
+pub fn parse_threads(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u16>() {
+        Ok(n @ 1..=256) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a number of threads. Write a whole number from 1 to 256."
+        )),
+    }
 }
 
 /// Reads a duration written like `500ms`, `5s`, `2m` or `2` (seconds).
@@ -141,6 +156,16 @@ mod tests {
         assert!(parse_duration("100000m")
             .unwrap_err()
             .contains("at most one day"));
+    }
+
+    #[test]
+    fn threads_are_a_whole_number_from_1_to_256() {
+        assert_eq!(parse_threads("1"), Ok(1));
+        assert_eq!(parse_threads("256"), Ok(256));
+        for bad in ["0", "257", "two", "", "-1", "1.5"] {
+            let err = parse_threads(bad).unwrap_err();
+            assert!(err.contains("from 1 to 256"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -68,6 +68,31 @@ pub fn method_not_allowed(allowed: &'static str) -> Response {
     response
 }
 
+/// How an answer is written: `format=text` (the default) or `format=json`.
+/// Every path reads it the same way: another value is a `400` that says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Format {
+    /// Reads a `format` value; none given means text.
+    pub fn parse(value: Option<&str>) -> Result<Format, String> {
+        match value {
+            None | Some("text") => Ok(Format::Text),
+            Some("json") => Ok(Format::Json),
+            Some(_) => Err("format must be text or json.".to_string()),
+        }
+    }
+
+    /// Reads `format=` from a query.
+    pub fn from_query(query: Option<&str>) -> Result<Format, String> {
+        Format::parse(query_value(query, "format").as_deref())
+    }
+}
+
 /// The first value of `key` in a query or form body, decoded.
 pub fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<Cow<'a, str>> {
     form_value(query?.as_bytes(), key)

@@ -40,7 +40,7 @@
 //! Every answer carries the `X-Pod-*` identity headers that are set.
 //!
 //! The server runs on one thread. To serve more, run more replicas: that is the Kubernetes way,
-//! and it fits pods whose CPU limit is under one CPU. `KIT_THREADS=N` gives N worker threads.
+//! and it fits pods whose CPU limit is under one CPU. `--threads N` (`THREADS=N`) gives N worker threads.
 //! Idle keep-alive connections close after the header read timeout (5 s), so a client's
 //! connection pool should drop idle connections sooner.
 
@@ -59,6 +59,7 @@ pub mod setting_file;
 pub mod shutdown;
 
 pub use hyper;
+pub use server::serve;
 
 /// An app: the paths it answers beyond the kit's own.
 pub trait App: Send + Sync + Sized + 'static {
@@ -76,6 +77,11 @@ pub trait App: Send + Sync + Sized + 'static {
 
     /// Adds the app's own numbers to `/metrics` (see [`metrics::CounterFamily`]).
     fn write_metrics(&self, _out: &mut String) {}
+
+    /// The app's own settings in one line, logged at start after the kit's own.
+    fn describe(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Name, version and git commit of the program. Make it with [`app_info!`].
@@ -105,15 +111,13 @@ pub struct Context {
     pub identity: identity::Identity,
     pub probes: probes::Probes,
     pub metrics: metrics::Metrics,
-    /// How long a client may take to send its headers or its body (`HEADER_READ_TIMEOUT`).
-    pub read_timeout: std::time::Duration,
-    /// Whether the course switches work (`COURSE_SWITCHES`): see [`probes::switch_refused`].
-    pub course_switches: bool,
+    /// The settings: port, delays, limits, the course switches (`COURSE_SWITCHES`).
+    pub config: config::Common,
 }
 
 impl Context {
     /// A context for this app: identity from the environment, probes on, metrics empty.
-    pub fn new<A: App>(info: AppInfo) -> Self {
+    pub fn new<A: App>(info: AppInfo, config: config::Common) -> Self {
         Context {
             info,
             identity: identity::Identity::from_env(),
@@ -123,14 +127,13 @@ impl Context {
                     .into_iter()
                     .chain(A::PATHS.iter().copied()),
             ),
-            read_timeout: std::time::Duration::from_secs(5),
-            course_switches: true,
+            config,
         }
     }
 
     /// `None` when this request may use a course switch; else the answer that says why.
     pub fn switch_refused(&self, method: &hyper::Method) -> Option<http::Response> {
-        probes::switch_refused(self.course_switches, method)
+        probes::switch_refused(self.config.course_switches == config::OnOff::On, method)
     }
 }
 
@@ -151,14 +154,22 @@ pub fn run<A: App>(
         info.version,
         server::describe(&common)
     );
-    let runtime = match runtime() {
+    if let Some(settings) = app.describe() {
+        tracing::info!("{settings}");
+    }
+    let runtime = match runtime(common.threads) {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("could not start the async runtime ({e}).")),
     };
-    let mut ctx = Context::new::<A>(info);
-    ctx.read_timeout = common.header_read_timeout;
-    ctx.course_switches = common.course_switches == config::OnOff::On;
-    match runtime.block_on(server::serve(common, ctx, app)) {
+    let port = common.port;
+    let ctx = Context::new::<A>(info, common);
+    let served = runtime.block_on(async {
+        // Signals first, so none is missed; then the port.
+        let signals = shutdown::Signals::install()?;
+        let listener = server::bind(port)?;
+        serve(listener, ctx, app, shutdown::first_signal(signals)).await
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e.to_string()),
     }
@@ -166,18 +177,14 @@ pub fn run<A: App>(
 
 /// One thread by default. Measured with `make bench` on 2 CPUs: one thread served echo at
 /// 94-96% of nginx's requests per second, two threads at 78-84% (threads hopping between
-/// CPUs cost more than they gave). `KIT_THREADS=N` chooses N worker threads.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let threads = std::env::var("KIT_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
+/// CPUs cost more than they gave). `--threads N` chooses N worker threads.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
     match threads {
         0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
+            .worker_threads(usize::from(n))
             .enable_all()
             .build(),
     }

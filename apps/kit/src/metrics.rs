@@ -5,9 +5,8 @@
 //! additions per request. An app adds its own numbers with [`CounterFamily`]
 //! and [`crate::App::write_metrics`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::RwLock;
 use std::time::Duration;
@@ -37,7 +36,8 @@ pub const OTHER_PATH: &str = "other";
 #[derive(Debug)]
 pub struct Metrics {
     paths: Vec<&'static str>,
-    series: RwLock<HashMap<(u16, u16), Series, BuildHasherDefault<KeyHasher>>>,
+    /// Keyed by (path label, status): a BTreeMap keeps them in the order we show them.
+    series: RwLock<BTreeMap<(u16, u16), Series>>,
     in_flight: AtomicI64,
 }
 
@@ -110,8 +110,6 @@ impl Metrics {
     /// Writes every number in the Prometheus text format.
     pub fn render(&self, probes: &Probes, out: &mut String) {
         let series = self.series.read().unwrap_or_else(|e| e.into_inner());
-        let mut keys: Vec<_> = series.keys().copied().collect();
-        keys.sort_unstable();
         let name = |label: u16| {
             self.paths
                 .get(label as usize)
@@ -125,8 +123,8 @@ impl Metrics {
             "counter",
             "Requests answered, by path and status.",
         );
-        for &(p, s) in &keys {
-            let count = series[&(p, s)].count.load(Relaxed);
+        for (&(p, s), one) in series.iter() {
+            let count = one.count.load(Relaxed);
             let _ = writeln!(
                 out,
                 "http_requests_total{{path=\"{}\",status=\"{s}\"}} {count}",
@@ -139,8 +137,7 @@ impl Metrics {
             "histogram",
             "Time to answer, by path and status.",
         );
-        for &(p, s) in &keys {
-            let one = &series[&(p, s)];
+        for (&(p, s), one) in series.iter() {
             let labels = format!("path=\"{}\",status=\"{s}\"", name(p));
             let mut cumulative = 0;
             for (bound, bucket) in BUCKETS.iter().zip(&one.buckets) {
@@ -187,25 +184,6 @@ impl Metrics {
     }
 }
 
-/// A fast hash for our small integer keys. The default hash resists flooding attacks,
-/// which cannot happen here: paths come from a fixed list and statuses lie in 100..=599.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u16(u16::from(*b));
-        }
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.0 = (self.0.rotate_left(16) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 /// A request in flight; dropping it counts the request as finished.
 pub struct InFlight<'a>(&'a AtomicI64);
 
@@ -215,66 +193,82 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The values of a [`CounterFamily`]'s label: a fixed list, usually an enum, so a
+/// misspelled value does not compile (a string would silently never be counted).
+pub trait CounterLabel: Copy + PartialEq + Send + Sync + 'static {
+    /// Every value, in the order `/metrics` shows them.
+    const ALL: &'static [Self];
+    /// The value as Prometheus shows it, like `ok` or `too_large`.
+    fn name(self) -> &'static str;
+}
+
 /// A counter with one label and a fixed list of values, for an app's own numbers.
 ///
 /// ```
-/// let calls = kit::metrics::CounterFamily::new(
-///     "relay_upstream_calls_total", "Calls to echo, by outcome.", "outcome", &["ok", "timeout"]);
-/// calls.inc("ok");
+/// use kit::metrics::{CounterFamily, CounterLabel};
+///
+/// #[derive(Clone, Copy, PartialEq)]
+/// enum Outcome { Ok, Timeout }
+/// impl CounterLabel for Outcome {
+///     const ALL: &'static [Self] = &[Outcome::Ok, Outcome::Timeout];
+///     fn name(self) -> &'static str {
+///         match self { Outcome::Ok => "ok", Outcome::Timeout => "timeout" }
+///     }
+/// }
+///
+/// let calls = CounterFamily::<Outcome>::new(
+///     "relay_upstream_calls_total", "Calls to echo, by outcome.", "outcome");
+/// calls.inc(Outcome::Ok);
 /// let mut out = String::new();
 /// calls.render(&mut out);
 /// assert!(out.contains("relay_upstream_calls_total{outcome=\"ok\"} 1"));
 /// ```
 #[derive(Debug)]
-pub struct CounterFamily {
+pub struct CounterFamily<L: CounterLabel> {
     name: &'static str,
     help: &'static str,
     label: &'static str,
-    values: &'static [&'static str],
     counts: Box<[AtomicU64]>,
+    values: std::marker::PhantomData<L>,
 }
 
-impl CounterFamily {
-    pub fn new(
-        name: &'static str,
-        help: &'static str,
-        label: &'static str,
-        values: &'static [&'static str],
-    ) -> Self {
-        let counts = values.iter().map(|_| AtomicU64::new(0)).collect();
+impl<L: CounterLabel> CounterFamily<L> {
+    pub fn new(name: &'static str, help: &'static str, label: &'static str) -> Self {
+        let counts = L::ALL.iter().map(|_| AtomicU64::new(0)).collect();
         CounterFamily {
             name,
             help,
             label,
-            values,
             counts,
+            values: std::marker::PhantomData,
         }
     }
 
-    /// Adds one to the counter with this label value. An unknown value is ignored.
-    pub fn inc(&self, value: &str) {
-        if let Some(i) = self.values.iter().position(|v| *v == value) {
-            self.counts[i].fetch_add(1, Relaxed);
-        }
+    fn slot(&self, value: L) -> &AtomicU64 {
+        let i = L::ALL.iter().position(|v| *v == value);
+        &self.counts[i.expect("CounterLabel::ALL lists every value")]
     }
 
-    /// The current count for a label value (0 when unknown).
-    pub fn get(&self, value: &str) -> u64 {
-        self.values
-            .iter()
-            .position(|v| *v == value)
-            .map_or(0, |i| self.counts[i].load(Relaxed))
+    /// Adds one to the counter with this label value.
+    pub fn inc(&self, value: L) {
+        self.slot(value).fetch_add(1, Relaxed);
+    }
+
+    /// The current count for a label value.
+    pub fn get(&self, value: L) -> u64 {
+        self.slot(value).load(Relaxed)
     }
 
     /// Writes the counter in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
         header(out, self.name, "counter", self.help);
-        for (value, count) in self.values.iter().zip(self.counts.iter()) {
+        for (value, count) in L::ALL.iter().zip(self.counts.iter()) {
             let _ = writeln!(
                 out,
-                "{}{{{}=\"{value}\"}} {}",
+                "{}{{{}=\"{}\"}} {}",
                 self.name,
                 self.label,
+                value.name(),
                 count.load(Relaxed)
             );
         }
@@ -321,13 +315,28 @@ mod tests {
         assert_eq!(m.in_flight(), 0);
     }
 
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Outcome {
+        Ok,
+        Error,
+    }
+
+    impl CounterLabel for Outcome {
+        const ALL: &'static [Self] = &[Outcome::Ok, Outcome::Error];
+        fn name(self) -> &'static str {
+            match self {
+                Outcome::Ok => "ok",
+                Outcome::Error => "error",
+            }
+        }
+    }
+
     #[test]
-    fn counter_family_ignores_unknown_values() {
-        let c = CounterFamily::new("x_total", "X.", "outcome", &["ok", "error"]);
-        c.inc("ok");
-        c.inc("ok");
-        c.inc("weird");
-        assert_eq!((c.get("ok"), c.get("error"), c.get("weird")), (2, 0, 0));
+    fn counter_family_counts_each_value_in_order() {
+        let c = CounterFamily::<Outcome>::new("x_total", "X.", "outcome");
+        c.inc(Outcome::Ok);
+        c.inc(Outcome::Ok);
+        assert_eq!((c.get(Outcome::Ok), c.get(Outcome::Error)), (2, 0));
         let mut out = String::new();
         c.render(&mut out);
         assert_eq!(out, "# HELP x_total X.\n# TYPE x_total counter\nx_total{outcome=\"ok\"} 2\nx_total{outcome=\"error\"} 0\n");

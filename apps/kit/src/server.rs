@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::header::{HeaderValue, ACCEPT, CONNECTION};
@@ -18,11 +19,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
-use crate::config::{show_duration, Common};
-use crate::http::{escape_html, json, query_value, text, Request, Response, HTML};
+use crate::config::{show_duration, Common, OnOff};
+use crate::http::{escape_html, json, query_value, text, Format, Request, Response, HTML};
 use crate::{probes, shutdown, App, Context};
 
 /// The longest path and query we read: 8 KiB. Longer ones get `414`.
@@ -36,20 +37,29 @@ pub const KIT_PATHS: [&str; 6] = ["/", "/ready", "/alive", "/metrics", "/version
 struct Shared<A> {
     app: A,
     ctx: Context,
-    /// One permit per open connection: `--max-connections`.
-    slots: Semaphore,
 }
 
 /// How often the "connection limit reached" line may repeat.
 const LIMIT_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Opens the port, serves until a signal, then drains. Returns when it is safe to exit.
-pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Result<()> {
-    let signals = shutdown::Signals::install()?;
-    let listener = bind(config.port)?;
-    // The state lives as long as the process: a leaked reference needs no reference counting.
-    let slots = Semaphore::new(config.max_connections as usize);
-    let shared: &'static Shared<A> = Box::leak(Box::new(Shared { app, ctx, slots }));
+/// Serves on `listener` until `shutdown` finishes, then stops politely. Returns when it is
+/// safe to exit.
+///
+/// The caller opens the port ([`bind`]) and chooses the shutdown signal: `kit::run` waits
+/// for SIGTERM or SIGINT, a test for a channel. `shutdown` says what stopped us, for the log.
+/// Then readiness turns off and the server keeps serving for the shutdown delay, answers
+/// the connections already waiting, and lets requests in flight finish (at most the drain
+/// timeout).
+pub async fn serve<A: App>(
+    listener: TcpListener,
+    ctx: Context,
+    app: A,
+    shutdown: impl Future<Output = &'static str>,
+) -> std::io::Result<()> {
+    let config = ctx.config.clone();
+    let shared = Arc::new(Shared { app, ctx });
+    // One permit per open connection: `--max-connections`.
+    let slots = Arc::new(Semaphore::new(config.max_connections as usize));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -61,11 +71,11 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
 
     let port = listener.local_addr()?.port();
     info!("✔ Ready: listening on port {port}. Try http://localhost:{port}/");
-    let stop = shutdown::wait_for_signal(signals, &shared.ctx.probes, config.shutdown_delay);
+    let stop = shutdown::wait_for_signal(shutdown, &shared.ctx.probes, config.shutdown_delay);
     tokio::pin!(stop);
     let mut limit_logged: Option<Instant> = None;
     loop {
-        let slot = match shared.slots.try_acquire() {
+        let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
                 if limit_logged.is_none_or(|at| at.elapsed() >= LIMIT_LOG_EVERY) {
@@ -78,7 +88,7 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
                 tokio::select! {
                     biased;
                     () = &mut stop => break,
-                    slot = shared.slots.acquire() => slot.expect("the semaphore is never closed"),
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                 }
             }
         };
@@ -95,7 +105,7 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
                 }
             },
         };
-        serve_connection(shared, &http, Some(&graceful), stream, Some(slot));
+        serve_connection(&shared, &http, Some(&graceful), stream, Some(slot));
     }
     // The kernel may hold connections it has accepted for us. Closing the listener would
     // reset them, so stop new handshakes first and answer those that are already waiting:
@@ -113,8 +123,8 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
     let queued: Vec<_> = queued
         .into_iter()
         .map(|stream| {
-            let slot = shared.slots.try_acquire().ok();
-            serve_connection(shared, &last, None, stream, slot)
+            let slot = slots.clone().try_acquire_owned().ok();
+            serve_connection(&shared, &last, None, stream, slot)
         })
         .collect();
     let all_done = async move {
@@ -130,18 +140,19 @@ pub async fn serve<A: App>(config: Common, ctx: Context, app: A) -> std::io::Res
 /// Serves one connection in its own task; its slot is given back when it closes.
 /// A connection `graceful` watches finishes its request and closes at shutdown.
 fn serve_connection<A: App>(
-    shared: &'static Shared<A>,
+    shared: &Arc<Shared<A>>,
     http: &http1::Builder,
     graceful: Option<&GracefulShutdown>,
     stream: tokio::net::TcpStream,
-    slot: Option<SemaphorePermit<'static>>,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> tokio::task::JoinHandle<()> {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| answer(shared, req));
+    let shared = Arc::clone(shared);
+    let service = service_fn(move |req| answer(Arc::clone(&shared), req));
     let conn = http.serve_connection(TokioIo::new(stream), service);
     async fn run(
         conn: impl Future<Output = hyper::Result<()>>,
-        _slot: Option<SemaphorePermit<'_>>,
+        _slot: Option<OwnedSemaphorePermit>,
     ) {
         if let Err(e) = conn.await {
             debug!("Connection closed with an error: {e}");
@@ -190,7 +201,7 @@ async fn take_the_queue(listener: &TcpListener) -> Vec<tokio::net::TcpStream> {
 }
 
 /// Binds `[::]:port` for IPv4 and IPv6; falls back to `0.0.0.0` where IPv6 is off.
-fn bind(port: u16) -> std::io::Result<TcpListener> {
+pub fn bind(port: u16) -> std::io::Result<TcpListener> {
     let open = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
         if addr.is_ipv6() {
@@ -217,7 +228,7 @@ fn bind(port: u16) -> std::io::Result<TcpListener> {
 }
 
 /// Answers one request, counts it, and adds the identity headers.
-async fn answer<A: App>(shared: &'static Shared<A>, req: Request) -> Result<Response, Infallible> {
+async fn answer<A: App>(shared: Arc<Shared<A>>, req: Request) -> Result<Response, Infallible> {
     let started = Instant::now();
     let ctx = &shared.ctx;
     let _in_flight = ctx.metrics.start_request();
@@ -225,7 +236,7 @@ async fn answer<A: App>(shared: &'static Shared<A>, req: Request) -> Result<Resp
     let log =
         tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), req.uri().clone()));
 
-    let mut response = route(shared, req).await;
+    let mut response = route(&shared, req).await;
 
     let headers = response.headers_mut();
     for (name, value) in ctx.identity.headers() {
@@ -269,12 +280,12 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
                 .insert(hyper::header::CONTENT_TYPE, PROMETHEUS);
             r
         }
-        "/version" => version(ctx, query),
+        "/version" => with_format(query, |format| version(ctx, format)),
         "/crash" => match ctx.switch_refused(req.method()) {
             None => crash(query),
             Some(refused) => refused,
         },
-        "/" => who_answered(ctx, A::HINT, &req),
+        "/" => with_format(query, |format| who_answered(ctx, A::HINT, &req, format)),
         _ => shared.app.handle(req, ctx).await,
     }
 }
@@ -282,15 +293,19 @@ async fn route<A: App>(shared: &Shared<A>, req: Request) -> Response {
 const PROMETHEUS: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
-fn wants_json(query: Option<&str>) -> bool {
-    query_value(query, "format").is_some_and(|f| f == "json")
+/// Reads `format=` and answers with `answer`, or `400` for a format we do not write.
+fn with_format(query: Option<&str>, answer: impl FnOnce(Format) -> Response) -> Response {
+    match Format::from_query(query) {
+        Ok(format) => answer(format),
+        Err(reason) => text(StatusCode::BAD_REQUEST, format!("✖ {reason}\n")),
+    }
 }
 
 /// `/version`: app name, version and git commit.
-fn version(ctx: &Context, query: Option<&str>) -> Response {
+fn version(ctx: &Context, format: Format) -> Response {
     let info = &ctx.info;
     let commit = info.commit.unwrap_or("unknown");
-    if wants_json(query) {
+    if format == Format::Json {
         let value =
             serde_json::json!({"name": info.name, "version": info.version, "commit": commit});
         return json(StatusCode::OK, &value);
@@ -332,9 +347,9 @@ fn crash(query: Option<&str>) -> Response {
 }
 
 /// `/`: who answered, in plain words. HTML when the client asks for it.
-fn who_answered(ctx: &Context, hint: &str, req: &Request) -> Response {
+fn who_answered(ctx: &Context, hint: &str, req: &Request, format: Format) -> Response {
     let (info, id) = (&ctx.info, &ctx.identity);
-    if wants_json(req.uri().query()) {
+    if format == Format::Json {
         let mut fields = id.json_fields();
         fields.insert("name".into(), info.name.into());
         fields.insert("version".into(), info.version.into());
@@ -381,11 +396,15 @@ fn who_answered(ctx: &Context, hint: &str, req: &Request) -> Response {
 /// How the server was set up, in one log line.
 pub fn describe(config: &Common) -> String {
     let switches = match config.course_switches {
-        crate::config::OnOff::On => "on",
-        crate::config::OnOff::Off => "off",
+        OnOff::On => "on",
+        OnOff::Off => "off",
+    };
+    let threads = match config.threads {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
     };
     format!(
-        "port {}, at most {} connections, shutdown delay {}, drain timeout {}, course switches {switches}",
+        "port {}, {threads}, at most {} connections, shutdown delay {}, drain timeout {}, course switches {switches}",
         config.port,
         config.max_connections,
         show_duration(config.shutdown_delay),

@@ -41,10 +41,27 @@ impl Signals {
 }
 
 // ANCHOR: shutdown_sequence
-/// Step 1: wait for a signal, turn readiness off, keep serving for `delay`.
-/// When this returns, the server stops accepting connections.
-pub async fn wait_for_signal(mut signals: Signals, probes: &Probes, delay: Duration) {
+/// What `run` gives the server as its shutdown signal: the first SIGTERM or SIGINT.
+/// A second signal means "now": the process exits at once with code 1.
+pub async fn first_signal(mut signals: Signals) -> &'static str {
     let name = signals.next().await;
+    tokio::spawn(async move {
+        let name = signals.next().await;
+        warn!("Second signal ({name}): exiting now, without waiting.");
+        std::process::exit(1);
+    });
+    name
+}
+
+/// Step 1: wait for the stop signal (SIGTERM or SIGINT from [`first_signal`], or a test's
+/// channel), turn readiness off, keep serving for `delay`.
+/// When this returns, the server stops accepting connections.
+pub async fn wait_for_signal(
+    stop: impl Future<Output = &'static str>,
+    probes: &Probes,
+    delay: Duration,
+) {
+    let name = stop.await;
     probes.start_shutdown();
     let next = match delay.is_zero() {
         true => "The shutdown delay is 0s, so we stop accepting now.".to_string(),
@@ -54,11 +71,6 @@ pub async fn wait_for_signal(mut signals: Signals, probes: &Probes, delay: Durat
         ),
     };
     info!("Shutting down after {name}: readiness is now off. {next}");
-    tokio::spawn(async move {
-        let name = signals.next().await;
-        warn!("Second signal ({name}): exiting now, without waiting.");
-        std::process::exit(1);
-    });
     tokio::time::sleep(delay).await;
 }
 

@@ -66,19 +66,67 @@ pub enum CallError {
     Other(String),
 }
 
-impl CallError {
-    /// A short name for metrics: `relay_upstream_calls_total{outcome="..."}`.
-    pub fn outcome(&self) -> &'static str {
+/// How a call to echo ended, as counted in `relay_upstream_calls_total{outcome="..."}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    BadStatus,
+    Timeout,
+    Refused,
+    DnsError,
+    Blocked,
+    ConnectError,
+    TooLarge,
+    NotHttp,
+    Closed,
+    Error,
+}
+
+impl kit::metrics::CounterLabel for Outcome {
+    const ALL: &'static [Self] = &[
+        Outcome::Ok,
+        Outcome::BadStatus,
+        Outcome::Timeout,
+        Outcome::Refused,
+        Outcome::DnsError,
+        Outcome::Blocked,
+        Outcome::ConnectError,
+        Outcome::TooLarge,
+        Outcome::NotHttp,
+        Outcome::Closed,
+        Outcome::Error,
+    ];
+
+    fn name(self) -> &'static str {
         match self {
-            CallError::Blocked(_) => "blocked",
-            CallError::NoSuchName(_) => "dns_error",
-            CallError::Refused => "refused",
-            CallError::Connect(_) => "connect_error",
-            CallError::Timeout(_) => "timeout",
-            CallError::TooLarge(_) => "too_large",
-            CallError::NotHttp => "not_http",
-            CallError::Closed => "closed",
-            CallError::TooLong(_) | CallError::Other(_) => "error",
+            Outcome::Ok => "ok",
+            Outcome::BadStatus => "bad_status",
+            Outcome::Timeout => "timeout",
+            Outcome::Refused => "refused",
+            Outcome::DnsError => "dns_error",
+            Outcome::Blocked => "blocked",
+            Outcome::ConnectError => "connect_error",
+            Outcome::TooLarge => "too_large",
+            Outcome::NotHttp => "not_http",
+            Outcome::Closed => "closed",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl CallError {
+    /// The outcome this error counts as.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            CallError::Blocked(_) => Outcome::Blocked,
+            CallError::NoSuchName(_) => Outcome::DnsError,
+            CallError::Refused => Outcome::Refused,
+            CallError::Connect(_) => Outcome::ConnectError,
+            CallError::Timeout(_) => Outcome::Timeout,
+            CallError::TooLarge(_) => Outcome::TooLarge,
+            CallError::NotHttp => Outcome::NotHttp,
+            CallError::Closed => Outcome::Closed,
+            CallError::TooLong(_) | CallError::Other(_) => Outcome::Error,
         }
     }
 }
@@ -129,6 +177,16 @@ pub struct EchoClient {
 }
 
 impl EchoClient {
+    /// The deadline of one call (`--call-timeout`).
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The largest reply read (`--max-reply-bytes`).
+    pub fn max_reply_bytes(&self) -> usize {
+        self.max_reply_bytes
+    }
+
     pub fn new(call_timeout: Duration, max_reply_bytes: usize) -> Self {
         let mut connector = HttpConnector::new_with_resolver(CheckedResolver);
         connector.set_nodelay(true);
@@ -347,7 +405,7 @@ mod tests {
         assert_eq!(classify(&refused, 100), CallError::Refused);
         assert_eq!(
             classify(&BlockedAddress("169.254.169.254".parse().unwrap()), 100).outcome(),
-            "blocked"
+            Outcome::Blocked
         );
         assert_eq!(
             classify(&LookupFailed("nope".into()), 100),

@@ -107,28 +107,6 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// The relay's settings, in one log line.
-fn describe(
-    default: &Option<Target>,
-    allowed: &Option<Vec<Target>>,
-    timeout: Duration,
-    max: u32,
-) -> String {
-    let default = default
-        .as_ref()
-        .map_or("none".to_owned(), Target::to_string);
-    let allowed = match allowed {
-        Some(list) => list
-            .iter()
-            .map(Target::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        None => "any".to_owned(),
-    };
-    let timeout = kit::config::show_duration(timeout);
-    format!("Relay settings: default echo server {default}. Allowed: {allowed}. Call timeout {timeout}. Largest reply {max} bytes.")
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = cli.relay;
@@ -139,13 +117,6 @@ fn main() -> std::process::ExitCode {
         .allowed_echo_servers
         .map(|list| list.0)
         .filter(|list| !list.is_empty());
-    if cli.command.is_none() {
-        kit::logging::init(cli.common.log_format, cli.common.log_level);
-        tracing::info!(
-            "{}",
-            describe(&default, &allowed, args.call_timeout, args.max_reply_bytes)
-        );
-    }
     let mut app = relay::Relay::new(client, default, allowed);
     app.files = files::Files {
         token: args.token_file.map(kit::setting_file::SettingFile::new),

@@ -4,32 +4,19 @@
 //! and answers `Relay-Host: <host>\nRelay-To: echo:8080\nReply:\n<the echo body>`.
 //! Each failure has its own status and one line in plain words.
 
-use kit::http::{json, method_not_allowed, not_found, query_value, text, Request, Response};
+use kit::http::{
+    json, method_not_allowed, not_found, query_value, text, Format, Request, Response,
+};
 use kit::hyper::{Method, StatusCode};
 use kit::metrics::CounterFamily;
 use kit::Context;
 use serde_json::{Map, Value};
 
-use crate::client::{CallError, EchoClient, Reply};
+use crate::client::{CallError, EchoClient, Outcome, Reply};
 use crate::target::{self, Target, TargetError};
 
 /// echo's fault options, which the relay passes on.
 const FAULTS: [&str; 2] = ["delay", "status"];
-
-/// The outcomes of calls to echo, as counted in `relay_upstream_calls_total`.
-pub const OUTCOMES: &[&str] = &[
-    "ok",
-    "bad_status",
-    "timeout",
-    "refused",
-    "dns_error",
-    "blocked",
-    "connect_error",
-    "too_large",
-    "not_http",
-    "closed",
-    "error",
-];
 
 /// The relay app: its settings, its one HTTP client and its call counter.
 pub struct Relay {
@@ -37,7 +24,7 @@ pub struct Relay {
     pub default_target: Option<Target>,
     /// `None` means any target is allowed.
     pub allowed: Option<Vec<Target>>,
-    pub calls: CounterFamily,
+    pub calls: CounterFamily<Outcome>,
     /// The token and note files, read on each request.
     pub files: crate::files::Files,
 }
@@ -52,7 +39,6 @@ impl Relay {
             "relay_upstream_calls_total",
             "Calls from the relay to echo servers, by outcome.",
             "outcome",
-            OUTCOMES,
         );
         Relay {
             client,
@@ -85,19 +71,24 @@ impl kit::App for Relay {
     fn write_metrics(&self, out: &mut String) {
         self.calls.render(out);
     }
+
+    fn describe(&self) -> Option<String> {
+        Some(describe(
+            &self.default_target,
+            &self.allowed,
+            self.client.call_timeout(),
+            self.client.max_reply_bytes(),
+        ))
+    }
 }
 
 impl Relay {
     // ANCHOR: relay_handler
     /// `/relay`: check the target, call echo, wrap its reply.
     async fn relay(&self, method: &Method, query: Option<&str>, ctx: &Context) -> Response {
-        let Some(as_json) = wants_json(query) else {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                "format must be text or json.".into(),
-                None,
-                false,
-            );
+        let as_json = match Format::from_query(query) {
+            Ok(format) => format == Format::Json,
+            Err(reason) => return failure(StatusCode::BAD_REQUEST, reason, None, false),
         };
         let target = match self.choose_target(query) {
             Ok(target) => target,
@@ -148,8 +139,8 @@ impl Relay {
             return result; // the caller's mistake, and no call was made
         }
         self.calls.inc(match &result {
-            Ok(reply) if reply.status.is_success() => "ok",
-            Ok(_) => "bad_status",
+            Ok(reply) if reply.status.is_success() => Outcome::Ok,
+            Ok(_) => Outcome::BadStatus,
             Err(e) => e.outcome(),
         });
         if let Err(e) = &result {
@@ -194,15 +185,6 @@ impl Relay {
     }
 }
 
-/// `format=json` or `format=text` (the default). `None` for anything else.
-fn wants_json(query: Option<&str>) -> Option<bool> {
-    match query_value(query, "format").as_deref() {
-        None | Some("text") => Some(false),
-        Some("json") => Some(true),
-        Some(_) => None,
-    }
-}
-
 /// An error answer: `✖ <reason>`, then echo's reply when there is one.
 fn failure(status: StatusCode, reason: String, reply: Option<&str>, as_json: bool) -> Response {
     if as_json {
@@ -218,6 +200,28 @@ fn failure(status: StatusCode, reason: String, reply: Option<&str>, as_json: boo
         Some(reply) => text(status, format!("✖ {reason}\nReply:\n{reply}")),
         None => text(status, format!("✖ {reason}\n")),
     }
+}
+
+/// The relay's settings, in one log line.
+fn describe(
+    default: &Option<Target>,
+    allowed: &Option<Vec<Target>>,
+    timeout: std::time::Duration,
+    max: usize,
+) -> String {
+    let default = default
+        .as_ref()
+        .map_or("none".to_owned(), Target::to_string);
+    let allowed = match allowed {
+        Some(list) => list
+            .iter()
+            .map(Target::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "any".to_owned(),
+    };
+    let timeout = kit::config::show_duration(timeout);
+    format!("Relay settings: default echo server {default}. Allowed: {allowed}. Call timeout {timeout}. Largest reply {max} bytes.")
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Lesson 15 end to end: the relay reads a token file and a note file on each request,
 //! and a real echo with a token file lets only the relay with the right token through.
 
-mod common;
+use testkit::*;
 
-use common::*;
+const RELAY: &str = env!("CARGO_BIN_EXE_relay-server");
 
 #[test]
 fn the_relay_sends_the_token_and_the_note_from_its_files() {
@@ -15,13 +15,10 @@ fn the_relay_sends_the_token_and_the_note_from_its_files() {
         dir.join("note"),
     );
     std::fs::write(&echo_token, "s3cret\n").unwrap();
-    let echo = App::start(
-        &echo_bin(),
-        &[],
-        &[("TOKEN_FILE", echo_token.to_str().unwrap())],
-    );
-    let relay = App::start(
-        &relay_bin(),
+    let token_file = Some(kit::setting_file::SettingFile::new(echo_token.clone()));
+    let echo = InProcess::echo_app(echo_server::Echo { token_file }, &[]);
+    let relay = Binary::start(
+        RELAY,
         &[],
         &[
             ("TOKEN_FILE", relay_token.to_str().unwrap()),

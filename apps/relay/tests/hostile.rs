@@ -1,12 +1,17 @@
 //! Both apps under hostile clients and hostile upstreams: memory stays bounded.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::*;
+use testkit::*;
+
+const RELAY: &str = env!("CARGO_BIN_EXE_relay-server");
+
+/// The relay program, started with these flags.
+fn start_relay(args: &[&str]) -> Binary {
+    Binary::start(RELAY, args, &[])
+}
 
 const MB: u64 = 1_000_000;
 
@@ -75,11 +80,13 @@ fn trickling_upstream_for(n: usize) -> u16 {
     port
 }
 
-fn start_echo_for_slow_bodies() -> App {
-    App::start(&echo_bin(), &[], &[("HEADER_READ_TIMEOUT", "60s")])
+fn start_echo_for_slow_bodies() -> Binary {
+    // A process of its own, so its memory can be measured and limited apart from the test's.
+    let echo = sibling_binary(RELAY, "echo-server");
+    Binary::start(echo, &[], &[("HEADER_READ_TIMEOUT", "60s")])
 }
 
-fn start_relay_for_slow_replies() -> App {
+fn start_relay_for_slow_replies() -> Binary {
     start_relay(&["--call-timeout", "60s"])
 }
 

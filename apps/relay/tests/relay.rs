@@ -1,7 +1,5 @@
 //! The real relay-server calls the real echo-server, over loopback, with real HTTP.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -9,13 +7,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use testkit::*;
+
+const RELAY: &str = env!("CARGO_BIN_EXE_relay-server");
+
+/// The relay program, started with these flags.
+fn start_relay(args: &[&str]) -> Binary {
+    Binary::start(RELAY, args, &[])
+}
 
 #[test]
 fn the_contract_holds_byte_for_byte() {
-    let echo = start_echo();
-    let relay = App::start(
-        &relay_bin(),
+    let echo = InProcess::echo(&[]);
+    let relay = Binary::start(
+        RELAY,
         &[],
         &[
             ("POD_NAME", "relay-7d9f"),
@@ -52,7 +57,7 @@ fn the_contract_holds_byte_for_byte() {
 
 #[test]
 fn ipv6_addresses_and_names_work_as_targets() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     for target in [
         format!("[::1]:{}", echo.port),
@@ -65,7 +70,7 @@ fn ipv6_addresses_and_names_work_as_targets() {
 
 #[test]
 fn messages_arrive_exactly_as_sent() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     for message in [
         "a&b=c",
@@ -100,7 +105,7 @@ fn messages_arrive_exactly_as_sent() {
 
 #[test]
 fn a_smuggled_path_is_refused_and_echo_stays_ready() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     for attack in [
         format!(
@@ -140,8 +145,8 @@ fn a_smuggled_path_is_refused_and_echo_stays_ready() {
 #[test]
 fn missing_or_empty_echo_server_is_400() {
     // Empty variables mean "not set", as a manifest may write them.
-    let relay = App::start(
-        &relay_bin(),
+    let relay = Binary::start(
+        RELAY,
         &[],
         &[("DEFAULT_ECHO_SERVER", ""), ("ALLOWED_ECHO_SERVERS", "")],
     );
@@ -256,7 +261,7 @@ fn metadata_and_link_local_addresses_are_refused() {
 
 /// Starts the relay with its own /etc/hosts and /etc/resolv.conf, in a private mount namespace.
 /// That needs root: tests that use it are ignored where build.rs found no `unshare`.
-fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> App {
+fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Binary {
     assert!(is_root(), "needs root to give the relay its own /etc/hosts");
     let dir = std::env::temp_dir().join(format!("relay-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -266,8 +271,8 @@ fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> App {
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "sh", "-c", script])
         .arg(&dir)
-        .arg(relay_bin());
-    App::spawn(cmd, &[])
+        .arg(RELAY);
+    Binary::spawn(cmd, &[])
 }
 
 fn is_root() -> bool {
@@ -295,7 +300,7 @@ fn names_to_metadata() {
                  169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n\
                  ::a9fe:a9fe compat.test\n";
     let relay = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n");
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let port = echo.port;
     let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
     assert_eq!(ok.status, 200, "{ok:?}");
@@ -314,6 +319,11 @@ fn names_to_metadata() {
     ignore = "needs root (unshare) to give the relay its own /etc/hosts"
 )]
 fn short_names_resolve_through_the_search_domains() {
+    // Port 53 needs root: say so plainly instead of a failed bind.
+    assert!(
+        is_root(),
+        "needs root to listen on port 53 and to give the relay its own /etc/hosts"
+    );
     let dns = std::net::UdpSocket::bind("127.0.0.10:53").expect("port 53 on 127.0.0.10 is free");
     let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = asked.clone();
@@ -322,7 +332,7 @@ fn short_names_resolve_through_the_search_domains() {
                   search my-space.svc.cluster.local svc.cluster.local cluster.local\n\
                   options ndots:5 timeout:1 attempts:1\n";
     let relay = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv);
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     for name in ["echo", "echo.my-space", "echo.my-space.svc.cluster.local"] {
         let r = relay.get(&format!(
             "/relay?echo_server={name}:{}&message=hi",
@@ -372,7 +382,11 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
 }
 
 /// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try).
-fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, App) {
+fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, Binary) {
+    assert!(
+        is_root(),
+        "needs root to listen on port 53 and to give the relay its own /etc/hosts"
+    );
     let dns = std::net::UdpSocket::bind((ip, 53)).expect("port 53 on that address is free");
     let resolv = format!("nameserver {ip}\noptions timeout:5 attempts:1\n");
     (dns, relay_with_name_files(test, hosts, &resolv))
@@ -418,7 +432,7 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
 fn slow_dns_cannot_starve_calls_to_known_names() {
     let hosts = "127.0.0.1 localhost known.test\n";
     let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts);
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     // Not ready, echo closes each connection after its answer: every call needs a lookup.
     assert_eq!(echo.get("/ready?readiness=false").status, 503);
     let (port, echo_port) = (relay.port, echo.port);
@@ -472,10 +486,10 @@ fn slow_dns_cannot_starve_calls_to_known_names() {
 
 #[test]
 fn the_allow_list_lets_only_its_targets_through() {
-    let echo = start_echo();
-    let other = start_echo();
-    let relay = App::start(
-        &relay_bin(),
+    let echo = InProcess::echo(&[]);
+    let other = InProcess::echo(&[]);
+    let relay = Binary::start(
+        RELAY,
         &[],
         &[(
             "ALLOWED_ECHO_SERVERS",
@@ -516,8 +530,8 @@ fn the_allow_list_lets_only_its_targets_through() {
 
 #[test]
 fn the_default_target_is_used_without_echo_server() {
-    let echo = start_echo();
-    let relay = App::start(&relay_bin(), &[], &[("DEFAULT_ECHO_SERVER", &echo.addr())]);
+    let echo = InProcess::echo(&[]);
+    let relay = Binary::start(RELAY, &[], &[("DEFAULT_ECHO_SERVER", &echo.addr())]);
     let r = relay.get("/relay?message=hi");
     r.expect(200, &format!("Relay-To: {}\n", echo.addr()));
     assert!(r.body.ends_with("Message: hi\n"));
@@ -532,8 +546,18 @@ fn the_default_target_is_used_without_echo_server() {
 }
 
 #[test]
+fn a_wrong_status_from_upstream_is_a_502_counted_as_bad_status() {
+    let port = wrong_status_upstream(418);
+    let relay = start_relay(&[]);
+    let r = relay.relay_to(port);
+    r.expect(502, "answered 418");
+    r.expect(502, "not what you wanted");
+    assert_eq!(relay.calls("bad_status"), 1);
+}
+
+#[test]
 fn an_echo_error_becomes_502_with_echos_status_and_body() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     let r = relay.get(&format!(
         "/relay?echo_server={}&message=hi&status=500",
@@ -567,7 +591,7 @@ fn an_echo_error_becomes_502_with_echos_status_and_body() {
 
 #[test]
 fn a_slow_echo_gives_504_after_the_default_two_seconds() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     let started = Instant::now();
     let r = relay.get(&format!(
@@ -593,7 +617,7 @@ fn a_closed_port_gives_502_refused() {
     let relay = start_relay(&[]);
     let r = relay.get(&format!(
         "/relay?echo_server=127.0.0.1:{}&message=hi",
-        free_port()
+        closed_port()
     ));
     r.expect(502, "The connection was refused.");
     let r = relay.get("/relay?echo_server=no-such-name.invalid:8080");
@@ -603,7 +627,7 @@ fn a_closed_port_gives_502_refused() {
 /// 8000 `+` fit the relay's 8 KiB address limit but grow threefold once encoded for echo.
 #[test]
 fn a_message_too_long_for_echo_once_encoded_gets_414_from_the_relay() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     let long = relay.get(&format!(
         "/relay?echo_server={}&message={}",
@@ -629,13 +653,7 @@ fn a_message_too_long_for_echo_once_encoded_gets_414_from_the_relay() {
 
 #[test]
 fn an_endless_body_stops_at_the_size_limit() {
-    let port = raw_server(|mut s| {
-        if read_head(&mut s) {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-            let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
-            while s.write_all(chunk.as_bytes()).is_ok() {}
-        }
-    });
+    let port = endless_upstream();
     let relay = start_relay(&["--max-reply-bytes", "100000"]);
     let r = relay.relay_to_within(port, Duration::from_secs(1));
     r.expect(502, "larger than 100000 bytes");
@@ -651,7 +669,7 @@ fn an_endless_body_stops_at_the_size_limit() {
 
 #[test]
 fn a_silent_server_gives_504_at_the_deadline() {
-    let port = raw_answer(b"", Duration::from_secs(10));
+    let port = slow_upstream(Duration::from_secs(10));
     let relay = start_relay(&["--call-timeout", "300ms"]);
     let r = relay.relay_to_within(port, Duration::from_secs(2));
     r.expect(504, "did not answer within 300ms");
@@ -725,7 +743,7 @@ fn connections_to_echo_are_reused() {
 
 #[test]
 fn calls_still_work_after_echo_closes_idle_connections() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     let url = format!("/relay?echo_server={}&message=hi", echo.addr());
     assert_eq!(relay.get(&url).status, 200);
@@ -739,7 +757,7 @@ fn calls_still_work_after_echo_closes_idle_connections() {
 
 #[test]
 fn sigterm_lets_a_call_in_flight_finish() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let mut relay = start_relay(&[]);
     let port = relay.port;
     let url = format!("/relay?echo_server={}&message=bye&delay=700", echo.addr());
@@ -795,7 +813,7 @@ fn only_get_and_head_are_answered() {
 /// echo's fault options pass through the relay only by GET, and only when its switches are on.
 #[test]
 fn the_relay_passes_faults_on_only_when_its_switches_allow() {
-    let echo = start_echo();
+    let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     let path = format!("/relay?echo_server={}&status=500", echo.addr());
     let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
@@ -823,7 +841,7 @@ fn the_relay_passes_faults_on_only_when_its_switches_allow() {
 fn healthcheck_asks_the_local_port() {
     let relay = start_relay(&[]);
     let check = |port: u16| {
-        let out = Command::new(relay_bin())
+        let out = Command::new(RELAY)
             .arg("healthcheck")
             .env("PORT", port.to_string())
             .output()
@@ -833,7 +851,7 @@ fn healthcheck_asks_the_local_port() {
     assert_eq!(check(relay.port), Some(0));
     assert_eq!(relay.get("/alive?liveness=false").status, 503);
     assert_eq!(check(relay.port), Some(1));
-    assert_eq!(check(free_port()), Some(1));
+    assert_eq!(check(closed_port()), Some(1));
 }
 
 #[test]
@@ -852,13 +870,13 @@ fn bad_settings_stop_the_program_with_a_plain_reason() {
         (&["--call-timeout", "soon"][..], "Write it like 500ms"),
         (&["--max-reply-bytes", "0"][..], "max-reply-bytes"),
     ] {
-        let out = Command::new(relay_bin()).args(args).output().unwrap();
+        let out = Command::new(RELAY).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let help = Command::new(relay_bin()).arg("--help").output().unwrap();
+    let help = Command::new(RELAY).arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     for flag in [
         "--default-echo-server",
@@ -873,4 +891,27 @@ fn bad_settings_stop_the_program_with_a_plain_reason() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
+}
+
+#[test]
+fn relay_describes_its_settings_once_after_the_kits_line() {
+    let relay = start_relay(&["--call-timeout", "3s"]);
+    relay.wait_for_log("Relay settings:", Duration::from_secs(5));
+    let logs = relay.logs();
+    let starting = logs
+        .iter()
+        .position(|l| l.contains("Starting relay-server"));
+    let settings: Vec<_> = logs
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("Relay settings:"))
+        .collect();
+    assert_eq!(settings.len(), 1, "{logs:#?}");
+    assert!(starting < Some(settings[0].0), "{logs:#?}");
+    assert!(
+        settings[0]
+            .1
+            .contains("default echo server none. Allowed: any. Call timeout 3s."),
+        "{logs:#?}"
+    );
 }
