@@ -34,7 +34,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # `python3 bench/run.py` (make bench) puts only bench/ on the import path. The helpers it
+    # shares with the tests live in tests/testkit.py; the tests import this file as a module
+    # and find testkit through pytest.ini. One shared module beats a copy in each place.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from testkit import REPO, free_port, group_members, stat_fields  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 
 # Targets from issue 2 ("Speed and size").
@@ -75,12 +82,6 @@ def env_int(name: str, default: int) -> int:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "yes", "true", "on")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find_tool(name: str) -> str:
@@ -173,18 +174,6 @@ def peak_rss_kib(pid: int) -> int:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def stat_fields(pid: int | str) -> list[str] | None:
-    """/proc/PID/stat from field 3 (state) on, or None when the process is gone.
-
-    The name (field 2) may hold spaces, so the fields start after its last ')'.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2:].split()
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """User + sys CPU time of these processes, with their waited-for children, in seconds.
 
@@ -198,18 +187,6 @@ def cpu_seconds(pids: list[int]) -> float:
             raise BenchError(f"Process {pid} stopped during the load run.")
         ticks += sum(int(f) for f in fields[11:15])  # field 3 (state) is fields[0]
     return ticks / CLOCK_TICKS
-
-
-def group_members(pgid: int) -> list[int]:
-    """Every process in a process group (nginx: the master and its workers)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        fields = stat_fields(entry.name)
-        if fields is not None and int(fields[2]) == pgid:  # field 5 of stat: pgrp
-            pids.append(int(entry.name))
-    return pids
 
 
 # --- wrk -------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit import REPO  # noqa: F401 - the book tests take it from here
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 VENV_BIN = Path(sys.executable).parent
 
 

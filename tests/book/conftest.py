@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bookkit import REPO, Build, build_book  # noqa: E402
+from bookkit import REPO, Build, build_book
 
 
 @pytest.fixture(scope="session")

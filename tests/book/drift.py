@@ -22,7 +22,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if __name__ == "__main__":
+    # Run on its own, Python finds only tests/book. The manifest list (tests/manifests/kube_files.py)
+    # needs tests/ (testkit) and tests/manifests; under pytest, pytest.ini puts both on the path.
+    TESTS = Path(__file__).resolve().parent.parent
+    sys.path[1:1] = [str(TESTS), str(TESTS / "manifests")]
+
 from mdblocks import inline_code, page_files, read_blocks  # noqa: E402
 from style import Finding  # noqa: E402
 
@@ -68,15 +73,12 @@ def make_targets(repo: Path) -> set[str]:
     return {m.group(1) for m in re.finditer(r"^\s+([\w-]+)\s", out, re.MULTILINE)}
 
 
-def validated_manifests(repo: Path) -> set[Path] | None:
+def validated_manifests() -> set[Path] | None:
     """The manifest files that tests/manifests checks, from its own list."""
-    sys.path.insert(0, str(repo / "tests" / "manifests"))
     try:
         from kube_files import manifest_files
     except ImportError:
         return None
-    finally:
-        sys.path.pop(0)
     return {p.resolve() for p in manifest_files()}
 
 
@@ -90,7 +92,7 @@ def contract_from_repo(repo: Path) -> Contract:
     host_ports = {int(p) for f in sorted((repo / "clusters").glob("*.yaml"))
                   for p in re.findall(r"hostPort:\s*(\d+)", f.read_text(encoding="utf-8"))}
     return Contract(repo=repo, make_targets=make_targets(repo), images=images, host_ports=host_ports,
-                    manifests=validated_manifests(repo), published=published or {8081, 8082},
+                    manifests=validated_manifests(), published=published or {8081, 8082},
                     app_port=int(app_port.group(1)) if app_port else 8080,
                     context=context.group(1) if context else "kind-kube-course",
                     cluster=cluster.group(1) if cluster else "kube-course")

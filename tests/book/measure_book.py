@@ -14,6 +14,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+if __name__ == "__main__":
+    # Run on its own, Python finds only tests/book; bookkit needs tests/testkit.py.
+    # Under pytest, pytest.ini puts tests/ on the path.
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
 from browserkit import (AXE_JS, DESKTOP, PHONE, THEMES, book_pages, open_book_page, script, serve,
                         start_browser)
 

@@ -13,8 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdblocks import Block, page_files, read_blocks, strip_inline  # noqa: E402
+from mdblocks import Block, page_files, read_blocks, strip_inline
 
 MAX_WORDS = 20  # rule 1
 MAX_SENTENCES = 3  # rule 2

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
 import urllib.request
 
-from bookkit import REPO
-
-# The shared helpers of tests/conftest.py (a plain "import conftest" finds tests/book/conftest.py).
-_spec = importlib.util.spec_from_file_location("tests_shared_conftest", REPO / "tests" / "conftest.py")
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
-free_port, wait_for_http = shared.free_port, shared.wait_for_http
+from testkit import REPO, free_port, wait_for_http
 
 
 def test_make_help_lists_the_book_targets() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -31,6 +30,7 @@ from pathlib import Path
 import pytest
 from bookkit import REPO, fail_with
 from mdblocks import page_files, read_blocks
+from testkit import free_port
 
 LOG_SHOWN = re.compile(r"^\s*\.\.\. (INFO|WARN|ERROR) (.+?)\s*$")
 # tracing's text format: "2026-11-30T06:00:00.123456Z  INFO message"
@@ -74,12 +74,6 @@ def shown_log_lines(lines: list[Shown]) -> list[tuple[Shown, str, str]]:
 
 
 # --- the real programs ------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def get(url: str) -> tuple[int, str]:
     try:

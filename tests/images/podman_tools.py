@@ -7,7 +7,6 @@ and removes all of it at the end, also when a test fails.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import time
@@ -16,23 +15,8 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _shared():
-    """tests/conftest.py, loaded under its own name (every conftest is called "conftest")."""
-    spec = importlib.util.spec_from_file_location("kcourse_shared_conftest",
-                                                  REPO / "tests" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_SHARED = _shared()
-free_port = _SHARED.free_port
-wait_for_http = _SHARED.wait_for_http
+from testkit import REPO, free_port, wait_for_http  # noqa: F401 - the image tests take them from here
 
 PREFIX = f"kct-{uuid.uuid4().hex[:6]}"
 ARTIFACTS = REPO / "tests" / ".artifacts"

@@ -10,21 +10,15 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from podman_tools import PREFIX, VERSION, free_port, wait_for_http
+from podman_tools import PREFIX, VERSION
+from testkit import free_port, make, wait_for_http
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def make(repo, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    options = [f"{key}={value}" for key, value in settings.items()]
-    return subprocess.run(["make", "--no-print-directory", *args, *options], cwd=repo,
-                          capture_output=True, text=True, timeout=540)
 
 
 def fetch(url: str) -> str:
@@ -53,14 +47,14 @@ def settings(podman) -> dict[str, str]:
     return values
 
 
-def test_learner_flow_build_run_stop(podman, repo, static_binaries, settings):
+def test_learner_flow_build_run_stop(podman, static_binaries, settings):
     """build-images, run-echo, run-relay, curl both, stop-relay, stop-echo."""
-    built = make(repo, "build-images", **settings)
+    built = make("build-images", timeout=540, **settings)
     assert built.returncode == 0, built.stdout + built.stderr
     assert f"✔ Built {settings['ECHO_IMAGE']}" in built.stdout
     assert f"✔ Built {settings['RELAY_IMAGE']}" in built.stdout
 
-    ran = make(repo, "run-echo", **settings)
+    ran = make("run-echo", **settings)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "✔ echo runs" in ran.stdout
     echo_url = f"http://127.0.0.1:{settings['ECHO_HOST_PORT']}"
@@ -68,7 +62,7 @@ def test_learner_flow_build_run_stop(podman, repo, static_binaries, settings):
     echo_host = podman.inspect("container", settings["ECHO_CONTAINER"])["Config"]["Hostname"]
     assert fetch(echo_url + "/echo?message=hello") == f"Echo host: {echo_host}\nMessage: hello\n"
 
-    ran = make(repo, "run-relay", **settings)
+    ran = make("run-relay", **settings)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     relay_url = f"http://127.0.0.1:{settings['RELAY_HOST_PORT']}"
     _wait(relay_url + "/ready")
@@ -76,58 +70,56 @@ def test_learner_flow_build_run_stop(podman, repo, static_binaries, settings):
     assert f"Relay-To: {settings['ECHO_CONTAINER']}:8080" in body
     assert f"Echo host: {echo_host}\nMessage: hi\n" in body
 
-    again = make(repo, "run-echo", **settings)
+    again = make("run-echo", **settings)
     assert again.returncode != 0
     assert "already exists" in again.stdout and "make stop-echo" in again.stdout
 
     for app in ("relay", "echo"):
-        stopped = make(repo, f"stop-{app}", **settings)
+        stopped = make(f"stop-{app}", **settings)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert f"✔ Stopped {app}" in stopped.stdout
         gone = podman("container", "exists", settings[f"{app.upper()}_CONTAINER"], check=False)
         assert gone.returncode != 0, f"the {app} container is still there"
     assert podman("network", "exists", settings["CONTAINER_NETWORK"], check=False).returncode != 0
 
-    twice = make(repo, "stop-echo", **settings)
+    twice = make("stop-echo", **settings)
     assert twice.returncode == 0 and "not running" in twice.stdout
 
 
-def test_run_echo_says_when_the_port_is_taken(podman, app_images, repo, settings):
+def test_run_echo_says_when_the_port_is_taken(podman, app_images, settings):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", int(settings["ECHO_HOST_PORT"])))
         busy.listen()
         podman("tag", app_images["echo"], settings["ECHO_IMAGE"])
-        result = make(repo, "run-echo", **settings)
+        result = make("run-echo", **settings)
     assert result.returncode != 0
     assert f"Port {settings['ECHO_HOST_PORT']} on your laptop is taken" in result.stdout
     assert "ECHO_HOST_PORT=" in result.stdout, "it says how to pick another port"
     assert podman("container", "exists", settings["ECHO_CONTAINER"], check=False).returncode != 0
 
 
-def test_run_echo_says_when_the_image_is_missing(repo, settings):
+def test_run_echo_says_when_the_image_is_missing(settings):
     settings["ECHO_IMAGE"] = f"localhost/{PREFIX}-never-built:{VERSION}"
-    result = make(repo, "run-echo", **settings)
+    result = make("run-echo", **settings)
     assert result.returncode != 0
     assert f"The image {settings['ECHO_IMAGE']} is missing" in result.stdout
     assert "make build-echo" in result.stdout
 
 
-def test_engine_not_installed(repo):
-    result = make(repo, "build-echo", CONTAINER_ENGINE="no-such-engine-here")
+def test_engine_not_installed():
+    result = make("build-echo", CONTAINER_ENGINE="no-such-engine-here")
     assert result.returncode != 0
     assert "✖ There is no container engine: make cannot find the command 'no-such-engine-here'." in result.stdout
     assert "https://docs.docker.com/get-started/get-docker/" in result.stdout
 
 
-def test_engine_installed_but_not_running(repo, tmp_path):
+def test_engine_installed_but_not_running(tmp_path):
     """An engine whose `info` fails, like the docker client without its daemon."""
     engine = tmp_path / "docker"
     engine.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     engine.chmod(engine.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-    result = subprocess.run(["make", "--no-print-directory", "run-echo",
-                             f"CONTAINER_ENGINE={engine}"], cwd=repo, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = make("run-echo", env={"PATH": f"{tmp_path}:{os.environ['PATH']}"}, timeout=60,
+                  CONTAINER_ENGINE=str(engine))
     assert result.returncode != 0
     assert "is installed, but it is not running" in result.stdout
     assert "Start Docker Desktop" in result.stdout
@@ -135,7 +127,7 @@ def test_engine_installed_but_not_running(repo, tmp_path):
 
 def test_run_tools_mounts_socket_repo_and_home(repo):
     """`make run` (dry run): docker socket, the repository, a persistent home, host network."""
-    result = make(repo, "-n", "run", CONTAINER_ENGINE="docker")
+    result = make("-n", "run", CONTAINER_ENGINE="docker")
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert "--network host" in text
@@ -148,14 +140,14 @@ def test_run_tools_mounts_socket_repo_and_home(repo):
 
 @pytest.mark.parametrize("target", ["build-echo", "run-echo", "stop-echo", "build", "run",
                                     "run-relay", "stop-relay", "build-relay", "build-images"])
-def test_every_target_has_a_help_line(repo, target):
-    result = make(repo, "help")
+def test_every_target_has_a_help_line(target):
+    result = make("help")
     lines = [line.split() for line in result.stdout.splitlines()]
     assert any(words and words[0] == target and len(words) > 3 for words in lines), target
 
 
-def test_platform_setting_reaches_the_build(repo):
-    result = make(repo, "-n", "build-echo", CONTAINER_ENGINE="docker", PLATFORM="linux/arm64")
+def test_platform_setting_reaches_the_build():
+    result = make("-n", "build-echo", CONTAINER_ENGINE="docker", PLATFORM="linux/arm64")
     assert "--platform linux/arm64" in result.stdout
     assert "--build-arg APP=echo" in result.stdout
     assert "--build-arg BUILDER=builder" in result.stdout, "podman 4 needs the stage named"
@@ -175,10 +167,10 @@ def _fetch_retry(url: str, tries: int = 20) -> str:
     return fetch(url)
 
 
-def test_prebuilt_refuses_another_platform(repo):
+def test_prebuilt_refuses_another_platform():
     """PREBUILT=1 packs this computer's programs; an image for another platform would not run."""
-    result = make(repo, "build-echo", CONTAINER_ENGINE="podman", PREBUILT="1", PREBUILT_DEPS="",
-                  PLATFORM="linux/s390x")
+    result = make("build-echo", CONTAINER_ENGINE="podman", PREBUILT="1", PREBUILT_DEPS="",
+                  PLATFORM="linux/s390x", timeout=540)
     assert result.returncode != 0
     assert "✖ PREBUILT=1 packs programs built for linux/" in result.stdout
     assert "not for linux/s390x" in result.stdout

@@ -7,15 +7,14 @@ The kustomization file is not a Kubernetes object, so it is read on its own.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from testkit import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 LESSONS = REPO / "lessons"
 CLUSTERS = REPO / "clusters"
 KUSTOMIZATION = LESSONS / "kustomization.yaml"
@@ -111,13 +110,3 @@ def make_var(name: str) -> str:
     return out.stdout.strip()
 
 
-def _shared_conftest():
-    """tests/conftest.py, loaded by its path: several folders have a module called conftest."""
-    spec = importlib.util.spec_from_file_location("shared_conftest", REPO / "tests" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_SHARED = _shared_conftest()
-running_app, free_port, wait_for_http = _SHARED.running_app, _SHARED.free_port, _SHARED.wait_for_http

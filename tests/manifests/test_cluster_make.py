@@ -17,7 +17,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from kube_files import REPO, make_var
+from kube_files import make_var
+from testkit import make
 
 TARGETS = ["create-cluster", "create-cluster-two-nodes", "delete-cluster", "cluster-list-all",
            "load-images", "deploy", "port-forward-relay"]
@@ -45,12 +46,6 @@ STUB_KUBECTL = r"""#!/bin/sh
 echo "kubectl $*" >> "$STUB_LOG"
 exit 0
 """
-
-
-def make(*args: str, env: dict[str, str] | None = None, timeout: int = 120):
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=REPO,
-                          env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

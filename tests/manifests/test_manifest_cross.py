@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 from kube_files import (APP_PORT, APPS, Doc, all_docs, app_of_image, containers, ids, make_var,
-                        free_port, pod_labels, pod_spec, running_app, wait_for_http,
-                        workload_docs)
+                        pod_labels, pod_spec, workload_docs)
+from testkit import free_port, running_app, wait_for_http
 
 DOCS = all_docs()
 WORKLOADS = workload_docs()

@@ -9,7 +9,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from testkit import REPO
+
 STANDIN = REPO / "tests" / "scripts" / "builder-standin.sh"
 CACHE = Path(os.environ.get("KUBE_COURSE_BUILDER_CACHE", "/var/tmp/kube-course-builder"))
 VERSION = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["package"]["version"]

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import yaml
-
-REPO = Path(__file__).resolve().parent.parent.parent
+from testkit import REPO, make  # noqa: F401 - the script tests take them from here
 
 # A kind command that does not exist: the scripts then take their no-kind path on any machine.
 NO_KIND = "/nonexistent/kind"
-
-
-def make(*args: str, timeout: float = 300, **settings: str) -> subprocess.CompletedProcess[str]:
-    """Run `make ARGS NAME=VALUE ...` in the repository; capture its output."""
-    options = [f"{key}={value}" for key, value in settings.items()]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
-    return subprocess.run(["make", "--no-print-directory", *args, *options], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def long_sentences(text: str, limit: int = 20) -> list[str]:

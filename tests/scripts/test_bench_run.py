@@ -5,7 +5,6 @@ Also: wrk's output is read right, bad settings get plain words, and Ctrl-C leave
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -16,34 +15,19 @@ from pathlib import Path
 
 import pytest
 
+import run as bench_run  # bench/run.py (pytest.ini puts bench/ on the import path)
 from script_tools import REPO, long_sentences, make
+from testkit import session_members
 
 pytestmark = pytest.mark.timeout(300)
 
 RUN_PY = REPO / "bench" / "run.py"
 
 
-def load_bench_module():
-    spec = importlib.util.spec_from_file_location("bench_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def leftovers(pid_log: Path) -> list[int]:
     """Processes still alive in the sessions the benchmark started (it logs each session's leader)."""
     sessions = {int(x) for x in pid_log.read_text().split()} if pid_log.exists() else set()
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2:].split()
-            if fields[0] != "Z" and int(fields[3]) in sessions:  # state, then ppid, pgrp, session
-                alive.append(int(entry.name))
-    return alive
+    return session_members(sessions)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +118,6 @@ def test_the_committed_example_is_a_real_ten_second_run():
 
 
 def test_wrk_output_is_read_right():
-    bench = load_bench_module()
     sample = """Running 1s test @ http://127.0.0.1:1/
   2 threads and 64 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -150,12 +133,12 @@ def test_wrk_output_is_read_right():
 Requests/sec:  12340.50
 Transfer/sec:      1.23MB
 """
-    got = bench.parse_wrk(sample)
+    got = bench_run.parse_wrk(sample)
     assert got == pytest.approx({"requests_per_s": 12340.5, "requests": 12345, "p50_ms": 0.412, "p99_ms": 2.5,
                                  "errors": 7})
-    assert bench.to_ms("1.5s") == 1500.0
-    with pytest.raises(bench.BenchError):
-        bench.parse_wrk("wrk: connection refused")
+    assert bench_run.to_ms("1.5s") == 1500.0
+    with pytest.raises(bench_run.BenchError):
+        bench_run.parse_wrk("wrk: connection refused")
 
 
 @pytest.mark.parametrize("setting, value, words", [
