@@ -5,6 +5,8 @@
 #
 # The expected checksum comes from SHA256SUMS (next to this script),
 # from the line that ends with "<tool>-<version>-<arch>".
+# Some projects name the architectures x86_64 and aarch64 in their links:
+# write {machine} in the url, and it becomes that name for amd64 and arm64.
 # The script stops with a clear message when the line is missing
 # or when the download does not match. It never keeps a bad file.
 set -eu
@@ -16,6 +18,16 @@ fi
 tool=$1 version=$2 arch=$3 url=$4 file=$5
 sums="${SHA256SUMS:-$(dirname "$0")/SHA256SUMS}"
 key="$tool-$version-$arch"
+
+case "$url" in
+  *"{machine}"*)
+    case "$arch" in
+      amd64) machine=x86_64 ;;
+      arm64) machine=aarch64 ;;
+      *) echo "✖ This image supports amd64 and arm64, not $arch." >&2; exit 1 ;;
+    esac
+    url=$(printf '%s' "$url" | sed "s/{machine}/$machine/g") ;;
+esac
 
 expected=$(awk -v key="$key" '$2 == key { print $1 }' "$sums")
 if [ -z "$expected" ]; then

@@ -145,14 +145,16 @@ def test_fetch_sh_is_shellcheck_clean():
     assert result.returncode == 0, result.stdout
 
 
-def run_fetch(tmp_path: Path, payload: bytes, listed_sum: str | None):
-    source = tmp_path / "download.bin"
+def run_fetch(tmp_path: Path, payload: bytes, listed_sum: str | None, *, arch: str = "amd64",
+              name: str = "download.bin"):
+    source = tmp_path / name.replace("{machine}", {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch))
     source.write_bytes(payload)
     sums = tmp_path / "SHA256SUMS"
-    sums.write_text(f"{listed_sum}  tool-v1.0.0-amd64\n" if listed_sum else "# empty\n")
+    sums.write_text(f"{listed_sum}  tool-v1.0.0-{arch}\n" if listed_sum else "# empty\n")
     target = tmp_path / "tool"
+    url = (tmp_path / name).as_uri().replace("%7B", "{").replace("%7D", "}")
     result = subprocess.run(
-        ["sh", str(FETCH), "tool", "v1.0.0", "amd64", source.as_uri(), str(target)],
+        ["sh", str(FETCH), "tool", "v1.0.0", arch, url, str(target)],
         env={"PATH": "/usr/bin:/bin", "SHA256SUMS": str(sums)},
         capture_output=True, text=True, timeout=30)
     return result, target
@@ -171,6 +173,19 @@ def test_fetch_sh_refuses_a_file_with_a_wrong_checksum(tmp_path):
     assert result.returncode == 1
     assert "✖ The checksum of tool v1.0.0 (amd64) is wrong." in result.stderr
     assert not target.exists(), "a bad download must not stay on disk"
+
+
+def test_fetch_sh_fills_in_the_machine_name(tmp_path):
+    """{machine} in a link becomes x86_64 or aarch64 (docker and mdBook name them so)."""
+    payload = b"an arm tool\n"
+    result, target = run_fetch(tmp_path, payload, hashlib.sha256(payload).hexdigest(),
+                               arch="arm64", name="tool-{machine}.tgz")
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == payload
+    odd, _ = run_fetch(tmp_path, payload, hashlib.sha256(payload).hexdigest(),
+                       arch="riscv64", name="tool-{machine}.tgz")
+    assert odd.returncode == 1
+    assert "✖ This image supports amd64 and arm64, not riscv64." in odd.stderr
 
 
 def test_fetch_sh_refuses_a_tool_without_a_checksum(tmp_path):
