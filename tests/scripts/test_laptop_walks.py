@@ -232,7 +232,7 @@ def test_make_run_runs_as_the_learner_on_an_engine_that_runs_as_root():
             os.chown(sock, 0, 998)
             env = {"PATH": f"{box}:/usr/bin:/bin", "HOME": str(box), "DOCKER_HOST": f"unix://{sock}"}
             done = subprocess.run([setpriv, "--reuid", "1000", "--regid", "1000", "--clear-groups",
-                                   "bash", str(REPO / "scripts" / "engine.sh"), "tools-options", "docker"],
+                                   "bash", str(box / "scripts" / "engine.sh"), "tools-options", "docker"],
                                   env=env, capture_output=True, text=True, timeout=60)
     finally:
         shutil.rmtree(box)
