@@ -98,15 +98,8 @@ impl<'a> Options<'a> {
     /// Reads the options in one pass over each source. The first value of a field wins,
     /// and a form field wins over the same query field. A missing message is empty.
     pub fn read(query: Option<&'a str>, form: Option<&'a [u8]>) -> Result<Self, String> {
-        let mut found: [Option<Cow<'a, str>>; 4] = Default::default();
-        for source in [form, query.map(str::as_bytes)].into_iter().flatten() {
-            for (key, value) in form_urlencoded::parse(source) {
-                if let Some(slot) = FIELDS.iter().position(|f| *f == key) {
-                    found[slot].get_or_insert(value);
-                }
-            }
-        }
-        let [message, delay, status, format] = found;
+        let sources = [form, query.map(str::as_bytes)].into_iter().flatten();
+        let [message, delay, status, format] = kit::http::read_fields(&FIELDS, sources);
         let delay = match delay {
             None => 0,
             Some(ms) => ms

@@ -105,6 +105,23 @@ pub fn form_value<'a>(form: &'a [u8], key: &str) -> Option<Cow<'a, str>> {
         .map(|(_, v)| v)
 }
 
+/// The first value of each field in `names`, in one pass over each source (a query or a
+/// form body). A value in an earlier source wins over one in a later source.
+pub fn read_fields<'a, const N: usize>(
+    names: &[&str; N],
+    sources: impl IntoIterator<Item = &'a [u8]>,
+) -> [Option<Cow<'a, str>>; N] {
+    let mut found: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
+    for source in sources {
+        for (key, value) in form_urlencoded::parse(source) {
+            if let Some(slot) = names.iter().position(|name| *name == key) {
+                found[slot].get_or_insert(value);
+            }
+        }
+    }
+    found
+}
+
 /// The largest request body [`read_body`] accepts by default: 64 KiB.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -221,6 +238,18 @@ mod tests {
         }
         assert_eq!(query_value(Some("other=1"), "message"), None);
         assert_eq!(query_value(None, "message"), None);
+    }
+
+    #[test]
+    fn fields_are_read_in_one_pass_and_the_first_source_wins() {
+        let form: &[u8] = b"message=from+form&b=2";
+        let query: &[u8] = b"a=1&message=from-query&a=3&b%3D=x";
+        let [a, message, b, missing] =
+            read_fields(&["a", "message", "b=", "missing"], [form, query]);
+        assert_eq!(a.as_deref(), Some("1"));
+        assert_eq!(message.as_deref(), Some("from form"));
+        assert_eq!(b.as_deref(), Some("x"));
+        assert_eq!(missing, None);
     }
 
     #[test]

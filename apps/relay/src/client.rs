@@ -1,31 +1,34 @@
 //! The HTTP client that calls echo.
 //!
-//! One client serves the whole process. It keeps connections open and reuses them,
-//! so a busy relay does not open a new connection per request.
+//! One client serves the whole process. It keeps connections to echo open and reuses
+//! them, so a busy relay does not open a new connection per request. An idle connection
+//! is closed after 4 s, before echo closes it (5 s), so a call never races that close.
+//!
+//! Each connection is one hyper HTTP/1.1 connection (`hyper::client::conn::http1`) in a
+//! task of its own. The pool is a short list of idle connections: a call takes one for its
+//! target, or opens a new one, and gives it back once the reply is read.
 //! Names go through the system resolver, so Kubernetes search domains work (see lookup.rs).
 //! Every resolved address is checked again before the client connects.
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper::header::HOST;
 use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioIo;
 use kit::http::BodyError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::net::TcpStream;
 
-use crate::target::{is_forbidden_ip, Target};
+use crate::target::{is_forbidden_ip, Host, Target};
 
 /// Characters sent as they are in a query value; all others are percent-encoded.
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -33,6 +36,11 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// An idle connection is closed after this long. echo closes one after 5 s.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// The most idle connections kept; more are closed at once.
+const MAX_IDLE: usize = 512;
 
 /// What echo answered: its status and at most `max_reply_bytes` of its body.
 #[derive(Debug)]
@@ -171,7 +179,7 @@ impl fmt::Display for CallError {
 /// The one HTTP client of the process, with its deadline and size limit.
 #[derive(Clone)]
 pub struct EchoClient {
-    http: Client<HttpConnector<CheckedResolver>, Empty<Bytes>>,
+    pool: Arc<Pool>,
     call_timeout: Duration,
     max_reply_bytes: usize,
 }
@@ -188,18 +196,8 @@ impl EchoClient {
     }
 
     pub fn new(call_timeout: Duration, max_reply_bytes: usize) -> Self {
-        let mut connector = HttpConnector::new_with_resolver(CheckedResolver);
-        connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            // echo closes a connection after 5 s without a request. We drop it sooner,
-            // so a call never races that close.
-            .pool_idle_timeout(Duration::from_secs(4))
-            // Reply headers larger than the reply limit are refused too.
-            .http1_max_buf_size(max_reply_bytes.max(8192))
-            .build(connector);
         EchoClient {
-            http,
+            pool: Arc::new(Pool::default()),
             call_timeout,
             max_reply_bytes,
         }
@@ -213,31 +211,166 @@ impl EchoClient {
         params: &[(&str, &str)],
         token: Option<&str>,
     ) -> Result<Reply, CallError> {
-        let max = self.max_reply_bytes;
-        let uri = echo_uri(target, params);
+        let path = echo_path(params);
         // echo answers 414 to a longer address; say so here, in words, and send nothing.
-        let path_and_query = uri.len() - format!("http://{target}").len();
-        if path_and_query > kit::server::MAX_URI {
+        if path.len() > kit::server::MAX_URI {
             return Err(CallError::TooLong(kit::server::MAX_URI));
         }
-        let call = async {
-            let request = crate::files::bearer(Request::get(uri), token).body(Empty::new());
-            let request = request.map_err(|e| CallError::Other(e.to_string()))?;
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| classify(&e, max))?;
-            let status = response.status();
-            let body = read_at_most(response.into_body(), max).await?;
-            Ok(Reply { status, body })
-        };
-        tokio::time::timeout(self.call_timeout, call)
+        let request = Request::get(path).header(HOST, target.to_string());
+        let request = crate::files::bearer(request, token).body(Empty::new());
+        let request = request.map_err(|e| CallError::Other(e.to_string()))?;
+        tokio::time::timeout(self.call_timeout, self.call(target, request))
             .await
             .unwrap_or(Err(CallError::Timeout(self.call_timeout)))
     }
+
+    /// Sends the request on an idle connection to the target, or on a new one, and reads
+    /// the reply. The connection goes back to the pool once the whole reply is read.
+    async fn call(
+        &self,
+        target: &Target,
+        request: Request<Empty<Bytes>>,
+    ) -> Result<Reply, CallError> {
+        let max = self.max_reply_bytes;
+        let mut request = request;
+        loop {
+            let (mut conn, reused) = match self.pool.take(target) {
+                Some(conn) => (conn, true),
+                None => (connect(target, max).await?, false),
+            };
+            // An idle connection may have closed since: then try the next one.
+            if conn.ready().await.is_err() && reused {
+                continue;
+            }
+            let response = match conn.try_send_request(request).await {
+                Ok(response) => response,
+                Err(mut e) => match e.take_message() {
+                    // Not sent: the connection closed first. Send it on another one.
+                    Some(unsent) if reused => {
+                        request = unsent;
+                        continue;
+                    }
+                    _ => return Err(classify(e.error(), max)),
+                },
+            };
+            let status = response.status();
+            let body = read_at_most(response.into_body(), max).await?;
+            self.pool.give_back(target, conn);
+            return Ok(Reply { status, body });
+        }
+    }
 }
 // ANCHOR_END: client
+
+/// The idle connections, newest last.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<Vec<Idle>>,
+    /// Set once the task that closes old idle connections runs.
+    reaper: std::sync::atomic::AtomicBool,
+}
+
+struct Idle {
+    target: Target,
+    conn: http1::SendRequest<Empty<Bytes>>,
+    since: Instant,
+}
+
+impl Pool {
+    /// The newest idle connection to `target` that is still open.
+    fn take(&self, target: &Target) -> Option<http1::SendRequest<Empty<Bytes>>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(at) = idle.iter().rposition(|i| i.target == *target) {
+            let found = idle.swap_remove(at);
+            if !found.conn.is_closed() && found.since.elapsed() < IDLE_TIMEOUT {
+                return Some(found.conn);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection for the next call, unless it is closed or the pool is full.
+    fn give_back(self: &Arc<Self>, target: &Target, conn: http1::SendRequest<Empty<Bytes>>) {
+        if conn.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() >= MAX_IDLE {
+            return; // dropping it closes it
+        }
+        idle.push(Idle {
+            target: target.clone(),
+            conn,
+            since: Instant::now(),
+        });
+        drop(idle);
+        if !self.reaper.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tokio::spawn(close_old(Arc::downgrade(self)));
+        }
+    }
+}
+
+/// Closes connections idle for [`IDLE_TIMEOUT`], once a second, while the pool exists.
+async fn close_old(pool: Weak<Pool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        let mut idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|i| !i.conn.is_closed() && i.since.elapsed() < IDLE_TIMEOUT);
+    }
+}
+
+/// Opens a connection to the target: looks up its name, checks every address, then
+/// tries each address in turn.
+async fn connect(
+    target: &Target,
+    max_reply_bytes: usize,
+) -> Result<http1::SendRequest<Empty<Bytes>>, CallError> {
+    let addrs: Vec<SocketAddr> = match &target.host {
+        Host::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
+        Host::Name(name) => {
+            // Slow DNS cannot hold calls up past their deadline (see lookup.rs).
+            let found = crate::lookup::resolve(name)
+                .await
+                .ok_or_else(|| CallError::NoSuchName(name.clone()))?;
+            if let Some(bad) = found.iter().find(|a| is_forbidden_ip(a.ip())) {
+                return Err(CallError::Blocked(bad.ip()));
+            }
+            found
+                .iter()
+                .map(|a| SocketAddr::new(a.ip(), target.port))
+                .collect()
+        }
+    };
+    let mut failed = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let (conn, task) = http1::Builder::new()
+                    // Reply headers larger than the reply limit are refused too.
+                    .max_buf_size(max_reply_bytes.max(8192))
+                    .handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|e| classify(&e, max_reply_bytes))?;
+                tokio::spawn(async move {
+                    if let Err(e) = task.await {
+                        tracing::debug!("A connection to echo closed with an error: {e}");
+                    }
+                });
+                return Ok(conn);
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    Err(match failed {
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => CallError::Refused,
+        Some(e) => CallError::Connect(e.to_string()),
+        None => CallError::NoSuchName(target.host.to_string()),
+    })
+}
 
 /// Reads a reply body into one buffer, never more than `max` bytes (see [`kit::http::read_at_most`]).
 async fn read_at_most(body: Incoming, max: usize) -> Result<Bytes, CallError> {
@@ -248,27 +381,23 @@ async fn read_at_most(body: Incoming, max: usize) -> Result<Bytes, CallError> {
     }
 }
 
-/// The URL of echo's `/echo` path, with each value percent-encoded.
-pub fn echo_uri(target: &Target, params: &[(&str, &str)]) -> String {
-    use std::fmt::Write;
-    let mut uri = format!("http://{target}/echo");
+/// The path and query of echo's `/echo`, with each value percent-encoded.
+pub fn echo_path(params: &[(&str, &str)]) -> String {
+    let mut path = String::with_capacity(64);
+    path.push_str("/echo");
     for (i, (key, value)) in params.iter().enumerate() {
-        let sep = if i == 0 { '?' } else { '&' };
-        let _ = write!(uri, "{sep}{key}={}", utf8_percent_encode(value, VALUE));
+        path.push(if i == 0 { '?' } else { '&' });
+        path.push_str(key);
+        path.push('=');
+        path.extend(utf8_percent_encode(value, VALUE));
     }
-    uri
+    path
 }
 
 /// Finds the first known cause in an error's chain of sources.
 fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError {
     let mut cause = Some(err);
     while let Some(e) = cause {
-        if let Some(blocked) = e.downcast_ref::<BlockedAddress>() {
-            return CallError::Blocked(blocked.0);
-        }
-        if let Some(failed) = e.downcast_ref::<LookupFailed>() {
-            return CallError::NoSuchName(failed.0.clone());
-        }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             return match io.kind() {
                 io::ErrorKind::ConnectionRefused => CallError::Refused,
@@ -292,94 +421,30 @@ fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError
     CallError::Other(err.to_string())
 }
 
-/// The resolver: the system resolver, then a check of every address it returns.
-#[derive(Clone, Copy)]
-struct CheckedResolver;
-
-#[derive(Debug)]
-struct BlockedAddress(IpAddr);
-
-#[derive(Debug)]
-struct LookupFailed(String);
-
-impl fmt::Display for BlockedAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is link-local or a metadata address", self.0)
-    }
-}
-impl StdError for BlockedAddress {}
-
-impl fmt::Display for LookupFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} does not resolve", self.0)
-    }
-}
-impl StdError for LookupFailed {}
-
-type BoxError = Box<dyn StdError + Send + Sync>;
-
-impl tower_service::Service<Name> for CheckedResolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            // Slow DNS cannot hold calls up past their deadline (see lookup.rs).
-            let addrs: Vec<SocketAddr> = crate::lookup::resolve(&host)
-                .await
-                .map(|found| found.to_vec())
-                .unwrap_or_default();
-            if addrs.is_empty() {
-                return Err(LookupFailed(host).into());
-            }
-            if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
-                return Err(BlockedAddress(bad.ip()).into());
-            }
-            Ok(addrs.into_iter())
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::parse;
 
     #[test]
     fn encodes_the_message() {
-        let t = parse("echo:8080").unwrap();
+        assert_eq!(echo_path(&[("message", "hi")]), "/echo?message=hi");
         assert_eq!(
-            echo_uri(&t, &[("message", "hi")]),
-            "http://echo:8080/echo?message=hi"
+            echo_path(&[("message", "a&b=c d+e/f?#%"), ("delay", "5")]),
+            "/echo?message=a%26b%3Dc%20d%2Be%2Ff%3F%23%25&delay=5"
         );
         assert_eq!(
-            echo_uri(&t, &[("message", "a&b=c d+e/f?#%"), ("delay", "5")]),
-            "http://echo:8080/echo?message=a%26b%3Dc%20d%2Be%2Ff%3F%23%25&delay=5"
+            echo_path(&[("message", "héllo ✔")]),
+            "/echo?message=h%C3%A9llo%20%E2%9C%94"
         );
         assert_eq!(
-            echo_uri(&t, &[("message", "héllo ✔")]),
-            "http://echo:8080/echo?message=h%C3%A9llo%20%E2%9C%94"
+            echo_path(&[("message", "a-b.c_d~e")]),
+            "/echo?message=a-b.c_d~e"
         );
-        assert_eq!(
-            echo_uri(&t, &[("message", "a-b.c_d~e")]),
-            "http://echo:8080/echo?message=a-b.c_d~e"
-        );
-        let v6 = parse("[::1]:80").unwrap();
-        assert_eq!(
-            echo_uri(&v6, &[("message", "")]),
-            "http://[::1]:80/echo?message="
-        );
+        assert_eq!(echo_path(&[("message", "")]), "/echo?message=");
     }
 
     #[test]
-    fn encoded_uris_are_valid() {
-        let t = parse("echo:8080").unwrap();
+    fn encoded_paths_are_valid() {
         for m in [
             "",
             "a b",
@@ -389,7 +454,7 @@ mod tests {
             "%zz",
             "[]{}|^`\"<>",
         ] {
-            let uri: hyper::Uri = echo_uri(&t, &[("message", m)]).parse().unwrap();
+            let uri: hyper::Uri = echo_path(&[("message", m)]).parse().unwrap();
             assert_eq!(uri.path(), "/echo");
             let got: Vec<(String, String)> =
                 form_urlencoded::parse(uri.query().unwrap().as_bytes())
@@ -403,14 +468,8 @@ mod tests {
     fn classifies_errors() {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(classify(&refused, 100), CallError::Refused);
-        assert_eq!(
-            classify(&BlockedAddress("169.254.169.254".parse().unwrap()), 100).outcome(),
-            Outcome::Blocked
-        );
-        assert_eq!(
-            classify(&LookupFailed("nope".into()), 100),
-            CallError::NoSuchName("nope".into())
-        );
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(classify(&reset, 100), CallError::Closed);
         let other = io::Error::other("no route to host");
         assert_eq!(
             classify(&other, 100),
@@ -443,16 +502,5 @@ mod tests {
             CallError::Timeout(Duration::from_secs(2)).to_string(),
             "The echo server did not answer within 2s."
         );
-    }
-
-    #[tokio::test]
-    async fn resolver_refuses_nothing_for_localhost() {
-        use tower_service::Service;
-        let addrs: Vec<_> = CheckedResolver
-            .call("localhost".parse().unwrap())
-            .await
-            .unwrap()
-            .collect();
-        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
     }
 }

@@ -5,7 +5,7 @@
 //! Each failure has its own status and one line in plain words.
 
 use kit::http::{
-    json, method_not_allowed, not_found, query_value, text, Format, Request, Response,
+    json, method_not_allowed, not_found, read_fields, text, Format, Request, Response,
 };
 use kit::hyper::{Method, StatusCode};
 use kit::metrics::CounterFamily;
@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 use crate::client::{CallError, EchoClient, Outcome, Reply};
 use crate::target::{self, Target, TargetError};
 
-/// echo's fault options, which the relay passes on.
-const FAULTS: [&str; 2] = ["delay", "status"];
+/// The fields `/relay` reads from its query. `delay` and `status` are echo's fault
+/// options, which the relay passes on.
+const FIELDS: [&str; 5] = ["echo_server", "message", "delay", "status", "format"];
 
 /// The relay app: its settings, its one HTTP client and its call counter.
 pub struct Relay {
@@ -86,21 +87,27 @@ impl Relay {
     // ANCHOR: relay_handler
     /// `/relay`: check the target, call echo, wrap its reply.
     async fn relay(&self, method: &Method, query: Option<&str>, ctx: &Context) -> Response {
-        let as_json = match Format::from_query(query) {
+        // One pass over the query reads every field.
+        let [echo_server, message, delay, status, format] =
+            read_fields(&FIELDS, query.map(str::as_bytes));
+        let as_json = match Format::parse(format.as_deref()) {
             Ok(format) => format == Format::Json,
             Err(reason) => return failure(StatusCode::BAD_REQUEST, reason, None, false),
         };
-        let target = match self.choose_target(query) {
+        let target = match self.choose_target(echo_server.as_deref()) {
             Ok(target) => target,
             Err((status, reason)) => return failure(status, reason, None, as_json),
         };
         // delay and status pass on echo's course switches: the relay's own setting rules too.
-        if FAULTS.iter().any(|key| query_value(query, key).is_some()) {
+        let mut params = vec![("message", message.as_deref().unwrap_or_default())];
+        params.extend(delay.as_deref().map(|value| ("delay", value)));
+        params.extend(status.as_deref().map(|value| ("status", value)));
+        if params.len() > 1 {
             if let Some(refused) = ctx.switch_refused(method) {
                 return refused;
             }
         }
-        let reply = match self.call(&target, query).await {
+        let reply = match self.call(&target, &params).await {
             Ok(reply) => reply,
             Err(e) => {
                 let reason = format!("Relay to {target} failed. {e}");
@@ -118,23 +125,17 @@ impl Relay {
             fields.insert("reply".into(), body.into());
             return json(StatusCode::OK, &fields.into());
         }
-        let host = &ctx.identity.hostname;
         text(
             StatusCode::OK,
-            format!("Relay-Host: {host}\nRelay-To: {target}\nReply:\n{body}"),
+            relay_text(&ctx.identity.hostname, &target, &body),
         )
     }
     // ANCHOR_END: relay_handler
 
-    /// Calls echo with the message and echo's fault options, each one encoded. Counts the outcome.
-    async fn call(&self, target: &Target, query: Option<&str>) -> Result<Reply, CallError> {
-        let mut params = vec![("message", query_value(query, "message").unwrap_or_default())];
-        for key in FAULTS {
-            params.extend(query_value(query, key).map(|value| (key, value)));
-        }
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    /// Calls echo with the message and echo's fault options. Counts the outcome.
+    async fn call(&self, target: &Target, params: &[(&str, &str)]) -> Result<Reply, CallError> {
         let token = self.files.token();
-        let result = self.client.echo(target, &params, token.as_deref()).await;
+        let result = self.client.echo(target, params, token.as_deref()).await;
         if let Err(CallError::TooLong(_)) = result {
             return result; // the caller's mistake, and no call was made
         }
@@ -150,10 +151,10 @@ impl Relay {
     }
 
     /// The target from `echo_server`, or the default one; then the allow-list check.
-    fn choose_target(&self, query: Option<&str>) -> Result<Target, (StatusCode, String)> {
+    fn choose_target(&self, echo_server: Option<&str>) -> Result<Target, (StatusCode, String)> {
         let target =
-            match (query_value(query, "echo_server"), &self.default_target) {
-                (Some(text), _) => target::parse(&text).map_err(|e| match e {
+            match (echo_server, &self.default_target) {
+                (Some(text), _) => target::parse(text).map_err(|e| match e {
                     TargetError::Malformed(_) => (StatusCode::BAD_REQUEST, e.to_string()),
                     TargetError::Refused(_) => (StatusCode::FORBIDDEN, e.to_string()),
                 })?,
@@ -183,6 +184,23 @@ impl Relay {
             _ => Ok(target),
         }
     }
+}
+
+/// The contract, byte for byte: `Relay-Host: <host>\nRelay-To: <target>\nReply:\n<echo's body>`.
+fn relay_text(host: &str, target: &Target, reply: &str) -> String {
+    let target = target.to_string();
+    let mut body = String::with_capacity(32 + host.len() + target.len() + reply.len());
+    for part in [
+        "Relay-Host: ",
+        host,
+        "\nRelay-To: ",
+        &target,
+        "\nReply:\n",
+        reply,
+    ] {
+        body.push_str(part);
+    }
+    body
 }
 
 /// An error answer: `✖ <reason>`, then echo's reply when there is one.
@@ -238,7 +256,8 @@ mod tests {
     }
 
     fn choose(r: &Relay, query: &str) -> Result<String, (u16, String)> {
-        r.choose_target(Some(query))
+        let echo_server = kit::http::query_value(Some(query), "echo_server");
+        r.choose_target(echo_server.as_deref())
             .map(|t| t.to_string())
             .map_err(|(s, m)| (s.as_u16(), m))
     }

@@ -1,0 +1,54 @@
+//! The relay's pool of connections to echo: a connection is reused while it is open,
+//! and never after the echo server said `Connection: close` (what a pod that is not
+//! ready says, so the relay moves to a ready pod).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+use testkit::*;
+
+const RELAY: &str = env!("CARGO_BIN_EXE_relay-server");
+
+/// An upstream that counts its connections and answers each request with `hi`.
+/// With `close`, each answer says `Connection: close` and the connection then closes.
+fn counting_upstream(close: bool) -> (u16, Arc<AtomicUsize>) {
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    let port = raw_server(move |mut stream| {
+        seen.fetch_add(1, SeqCst);
+        let close_header = if close { "Connection: close\r\n" } else { "" };
+        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n{close_header}\r\nhi\n");
+        while read_head(&mut stream) {
+            if stream.write_all(answer.as_bytes()).is_err() || close {
+                return;
+            }
+        }
+    });
+    (port, connections)
+}
+
+#[test]
+fn calls_in_a_row_share_one_connection() {
+    let (port, connections) = counting_upstream(false);
+    let relay = Binary::start(RELAY, &[], &[]);
+    for _ in 0..5 {
+        relay.relay_to(port).expect(200, "Reply:\nhi\n");
+    }
+    assert_eq!(connections.load(SeqCst), 1, "one connection for five calls");
+}
+
+#[test]
+fn a_connection_the_upstream_closes_is_not_reused() {
+    let (port, connections) = counting_upstream(true);
+    let relay = Binary::start(RELAY, &[], &[]);
+    for _ in 0..5 {
+        relay.relay_to(port).expect(200, "Reply:\nhi\n");
+    }
+    assert_eq!(
+        connections.load(SeqCst),
+        5,
+        "a new connection for each call"
+    );
+    assert_eq!(relay.calls("ok"), 5);
+}
