@@ -216,7 +216,7 @@ impl EchoClient {
         if path.len() > kit::server::MAX_URI {
             return Err(CallError::TooLong(kit::server::MAX_URI));
         }
-        let request = Request::get(path).header(HOST, target.to_string());
+        let request = Request::get(path).header(HOST, target.as_str());
         let request = crate::files::bearer(request, token).body(Empty::new());
         let request = request.map_err(|e| CallError::Other(e.to_string()))?;
         tokio::time::timeout(self.call_timeout, self.call(target, request))

@@ -121,7 +121,7 @@ impl Relay {
         }
         if as_json {
             let mut fields = ctx.identity.json_fields();
-            fields.insert("relay_to".into(), target.to_string().into());
+            fields.insert("relay_to".into(), target.as_str().into());
             fields.insert("reply".into(), body.into());
             return json(StatusCode::OK, &fields.into());
         }
@@ -188,13 +188,13 @@ impl Relay {
 
 /// The contract, byte for byte: `Relay-Host: <host>\nRelay-To: <target>\nReply:\n<echo's body>`.
 fn relay_text(host: &str, target: &Target, reply: &str) -> String {
-    let target = target.to_string();
+    let target = target.as_str();
     let mut body = String::with_capacity(32 + host.len() + target.len() + reply.len());
     for part in [
         "Relay-Host: ",
         host,
         "\nRelay-To: ",
-        &target,
+        target,
         "\nReply:\n",
         reply,
     ] {

@@ -22,6 +22,8 @@ pub enum Host {
 pub struct Target {
     pub host: Host,
     pub port: u16,
+    /// `HOST:PORT` as [`fmt::Display`] writes it, made once: a relay call uses it twice.
+    shown: Box<str>,
 }
 
 /// Why a target was not accepted. Each variant reads as one plain sentence.
@@ -62,10 +64,7 @@ const METADATA_NAMES: &[&str] = &[
 pub fn parse(text: &str) -> Result<Target, TargetError> {
     check_characters(text)?;
     let (host, port) = split_host_port(text)?;
-    let target = Target {
-        host,
-        port: parse_port(port)?,
-    };
+    let target = Target::new(host, parse_port(port)?);
     // Never call link-local or cloud metadata addresses.
     let forbidden = match &target.host {
         Host::Ip(ip) => is_forbidden_ip(*ip),
@@ -225,6 +224,16 @@ impl fmt::Display for Host {
 }
 
 impl Target {
+    pub fn new(host: Host, port: u16) -> Target {
+        let shown = format!("{host}:{port}").into_boxed_str();
+        Target { host, port, shown }
+    }
+
+    /// `HOST:PORT`, the same form `parse` reads, with IPv6 in brackets.
+    pub fn as_str(&self) -> &str {
+        &self.shown
+    }
+
     /// True for the same host and port; `echo.` and `echo` count as the same name.
     pub fn same_as(&self, other: &Target) -> bool {
         let bare = |t: &Target| match &t.host {
@@ -238,7 +247,7 @@ impl Target {
 /// Writes `HOST:PORT`, the same form `parse` reads, with IPv6 in brackets.
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        f.write_str(&self.shown)
     }
 }
 
@@ -400,7 +409,7 @@ mod properties {
         let name = "[a-z]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z]([a-z0-9-]{0,8}[a-z0-9])?){0,4}"
             .prop_map(Host::Name);
         let ip = any::<IpAddr>().prop_map(Host::Ip);
-        (prop_oneof![name, ip], 1..=u16::MAX).prop_map(|(host, port)| Target { host, port })
+        (prop_oneof![name, ip], 1..=u16::MAX).prop_map(|(host, port)| Target::new(host, port))
     }
 
     /// Any IPv4 address, with the forbidden ones often enough to matter.
