@@ -239,7 +239,8 @@ impl EchoClient {
                 None => (connect(target, max).await?, false),
             };
             // An idle connection may have closed since: then try the next one.
-            if conn.ready().await.is_err() && reused {
+            // (A new connection takes its first request at once.)
+            if reused && conn.ready().await.is_err() {
                 continue;
             }
             let response = match conn.try_send_request(request).await {
