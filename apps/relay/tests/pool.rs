@@ -28,27 +28,23 @@ fn counting_upstream(close: bool) -> (u16, Arc<AtomicUsize>) {
     (port, connections)
 }
 
-#[test]
-fn calls_in_a_row_share_one_connection() {
-    let (port, connections) = counting_upstream(false);
+/// Makes five calls through a new relay; returns how many connections the upstream saw.
+fn connections_for_five_calls(close: bool) -> usize {
+    let (port, connections) = counting_upstream(close);
     let relay = Binary::start(RELAY, &[], &[]);
     for _ in 0..5 {
         relay.relay_to(port).expect(200, "Reply:\nhi\n");
     }
-    assert_eq!(connections.load(SeqCst), 1, "one connection for five calls");
+    assert_eq!(relay.calls("ok"), 5);
+    connections.load(SeqCst)
+}
+
+#[test]
+fn calls_in_a_row_share_one_connection() {
+    assert_eq!(connections_for_five_calls(false), 1);
 }
 
 #[test]
 fn a_connection_the_upstream_closes_is_not_reused() {
-    let (port, connections) = counting_upstream(true);
-    let relay = Binary::start(RELAY, &[], &[]);
-    for _ in 0..5 {
-        relay.relay_to(port).expect(200, "Reply:\nhi\n");
-    }
-    assert_eq!(
-        connections.load(SeqCst),
-        5,
-        "a new connection for each call"
-    );
-    assert_eq!(relay.calls("ok"), 5);
+    assert_eq!(connections_for_five_calls(true), 5);
 }
