@@ -285,15 +285,19 @@ fn slow_clients_cannot_hold_the_server() {
     }
 }
 
+/// echo with this connection cap (`MAX_CONNECTIONS`), keeping idle connections open for 30 s.
+fn start_with_cap(max: &str) -> Binary {
+    Binary::with_env(
+        BIN,
+        &[("MAX_CONNECTIONS", max), ("HEADER_READ_TIMEOUT", "30s")],
+    )
+}
+
 /// `MAX_CONNECTIONS` sets the cap, and reaching it is logged once, not for every connection.
 /// (kit's tests show, in the test process, that new connections wait until one closes.)
 #[test]
 fn the_connection_cap_is_logged_once() {
-    let server = Binary::start(
-        BIN,
-        &[],
-        &[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT", "30s")],
-    );
+    let server = start_with_cap("2");
     let mut idle: Vec<TcpStream> = (0..2).map(|_| testkit::connect(server.port)).collect();
     server.wait_for_log(
         "Connection limit reached: 2 connections are open. New ones wait until one closes. Raise the limit with --max-connections.",
@@ -320,11 +324,7 @@ fn the_connection_cap_is_logged_once() {
 /// The memory an idle connection costs (ARCHITECTURE.md sizes the default cap with it).
 #[test]
 fn idle_connections_cost_little_memory() {
-    let server = Binary::start(
-        BIN,
-        &[],
-        &[("HEADER_READ_TIMEOUT", "30s"), ("MAX_CONNECTIONS", "1001")],
-    );
+    let server = start_with_cap("1001");
     let rss = || {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();

@@ -59,13 +59,14 @@ fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>)
     (answers, failures)
 }
 
+/// echo with this shutdown delay, and 5 s for the requests in flight after it.
+fn start_with_shutdown_delay(delay: &str) -> Binary {
+    Binary::with_env(BIN, &[("SHUTDOWN_DELAY", delay), ("DRAIN_TIMEOUT", "5s")])
+}
+
 #[test]
 fn sigterm_during_load_fails_no_request_and_exits_0() {
-    let mut server = Binary::start(
-        BIN,
-        &[],
-        &[("SHUTDOWN_DELAY", "1500ms"), ("DRAIN_TIMEOUT", "5s")],
-    );
+    let mut server = start_with_shutdown_delay("1500ms");
     let port = server.port;
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
@@ -163,11 +164,7 @@ fn after_the_delay_new_connections_are_refused_while_requests_finish() {
 /// are answered (with `Connection: close`), not reset. 50 clients reconnect all through it.
 #[test]
 fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
-    let mut server = Binary::start(
-        BIN,
-        &[],
-        &[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")],
-    );
+    let mut server = start_with_shutdown_delay("1s");
     let port = server.port;
     let clients: Vec<_> = (0..50)
         .map(|_| {

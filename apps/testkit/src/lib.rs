@@ -139,6 +139,11 @@ impl Binary {
         Binary::spawn(cmd, env)
     }
 
+    /// Starts `bin` without flags, with these environment variables.
+    pub fn with_env(bin: impl AsRef<Path>, env: &[(&str, &str)]) -> Binary {
+        Binary::start(bin, &[], env)
+    }
+
     /// Starts a prepared command (one that ends by running an app) with `PORT=0`.
     pub fn spawn(mut cmd: Command, env: &[(&str, &str)]) -> Binary {
         cmd.env_clear()
