@@ -15,7 +15,7 @@ fn start_relay(args: &[&str]) -> Binary {
 const MB: u64 = 1_000_000;
 
 /// How much a slow body or reply carries. Before the fix each byte that came alone kept an
-/// 8 KiB read buffer alive: 16 KB took echo and relay to about 73 MB (60 KB: 230 MB).
+/// 8 KiB read buffer alive: 16 KB took echo and relay to 67-75 MB (60 KB: 230 MB).
 /// Now both stay near 7 MB.
 const SLOW_BYTES: usize = 16_000;
 
@@ -70,7 +70,7 @@ fn trickling_upstream_for(n: usize) -> u16 {
             }
         }
         // 4 bytes per segment, and no pause: the other 49 writes are the pause. Pieces that
-        // join up only make the test gentler. 8 KB each took the old code to 311 MB for 50
+        // join up only make the test gentler. 8 KB each took the old code to 270-330 MB for 50
         // calls (4 KB: 214 MB); now relay stays near 10 MB.
         for _ in 0..2_000 {
             for s in &mut calls {
