@@ -261,7 +261,7 @@ fn metadata_and_link_local_addresses_are_refused() {
 
 /// Starts the relay with its own /etc/hosts and /etc/resolv.conf, in a private mount namespace.
 /// That needs root: tests that use it are ignored where build.rs found no `unshare`.
-fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Binary {
+fn relay_with_name_files(test: &str, hosts: &str, resolv: &str, env: &[(&str, &str)]) -> Binary {
     assert!(is_root(), "needs root to give the relay its own /etc/hosts");
     let dir = std::env::temp_dir().join(format!("relay-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -272,7 +272,7 @@ fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Binary {
     cmd.args(["--mount", "sh", "-c", script])
         .arg(&dir)
         .arg(RELAY);
-    Binary::spawn(cmd, &[])
+    Binary::spawn(cmd, env)
 }
 
 fn is_root() -> bool {
@@ -299,7 +299,7 @@ fn names_to_metadata() {
     let hosts = "127.0.0.1 localhost good.test mixed.test\n\
                  169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n\
                  ::a9fe:a9fe compat.test\n";
-    let relay = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n");
+    let relay = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n", &[]);
     let echo = InProcess::echo(&[]);
     let port = echo.port;
     let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
@@ -331,7 +331,7 @@ fn short_names_resolve_through_the_search_domains() {
     let resolv = "nameserver 127.0.0.10\n\
                   search my-space.svc.cluster.local svc.cluster.local cluster.local\n\
                   options ndots:5 timeout:1 attempts:1\n";
-    let relay = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv);
+    let relay = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv, &[]);
     let echo = InProcess::echo(&[]);
     for name in ["echo", "echo.my-space", "echo.my-space.svc.cluster.local"] {
         let r = relay.get(&format!(
@@ -381,15 +381,22 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
     }
 }
 
-/// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try).
-fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, Binary) {
+/// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try), with this
+/// deadline per call.
+fn relay_with_silent_dns(
+    test: &str,
+    ip: &str,
+    hosts: &str,
+    call_timeout: &str,
+) -> (std::net::UdpSocket, Binary) {
     assert!(
         is_root(),
         "needs root to listen on port 53 and to give the relay its own /etc/hosts"
     );
     let dns = std::net::UdpSocket::bind((ip, 53)).expect("port 53 on that address is free");
     let resolv = format!("nameserver {ip}\noptions timeout:5 attempts:1\n");
-    (dns, relay_with_name_files(test, hosts, &resolv))
+    let env = [("CALL_TIMEOUT", call_timeout)];
+    (dns, relay_with_name_files(test, hosts, &resolv, &env))
 }
 
 /// A DNS server that never answers: each call ends at the deadline, and lookups do not pile up threads.
@@ -399,14 +406,14 @@ fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSoc
     ignore = "needs root (unshare) to give the relay its own /etc/hosts"
 )]
 fn a_silent_dns_server_gives_504_without_piling_up_threads() {
-    let (dns, relay) = relay_with_silent_dns("dns", "127.0.0.9", "127.0.0.1 localhost\n");
+    let (dns, relay) = relay_with_silent_dns("dns", "127.0.0.9", "127.0.0.1 localhost\n", "1s");
     let port = relay.port;
     let calls: Vec<_> = (0..80)
         .map(|i| {
             std::thread::spawn(move || get(port, &format!("/relay?echo_server=slow{i}.test:80")))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(600));
     let status = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id())).unwrap();
     let threads: usize = status
         .lines()
@@ -415,7 +422,7 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
         .unwrap();
     assert!(threads <= 40, "{threads} threads for 80 slow lookups");
     for call in calls {
-        call.join().unwrap().expect(504, "did not answer within 2s");
+        call.join().unwrap().expect(504, "did not answer within 1s");
     }
     drop(dns);
 }
@@ -431,7 +438,7 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
 )]
 fn slow_dns_cannot_starve_calls_to_known_names() {
     let hosts = "127.0.0.1 localhost known.test\n";
-    let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts);
+    let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts, "2s");
     let echo = InProcess::echo(&[]);
     // Not ready, echo closes each connection after its answer: every call needs a lookup.
     assert_eq!(echo.get("/ready?readiness=false").status, 503);
