@@ -1,6 +1,5 @@
 //! Start, stop and crash: signals, the shutdown sequence, the CLI and the healthcheck.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use testkit::{get, Binary};
+use testkit::{ask, get, Binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 
@@ -16,41 +15,26 @@ const BIN: &str = env!("CARGO_BIN_EXE_echo-server");
 /// Returns (answers, failures).
 fn keep_alive_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>) {
     let (mut answers, mut failures) = (0, Vec::new());
-    let mut conn: Option<BufReader<TcpStream>> = None;
+    let mut conn: Option<TcpStream> = None;
     while !stop.load(Ordering::Relaxed) {
-        let reader = conn.get_or_insert_with(|| {
-            BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap())
-        });
-        let sent = reader
-            .get_mut()
-            .write_all(b"GET /echo?message=ka HTTP/1.1\r\nHost: x\r\n\r\n");
-        let mut head = String::new();
-        let read = sent.and_then(|_| {
-            while !head.ends_with("\r\n\r\n") {
-                if reader.read_line(&mut head)? == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+        let stream = conn.get_or_insert_with(|| testkit::connect(port));
+        let close = match testkit::try_send(stream, "/echo?message=ka") {
+            Ok(reply) => {
+                match reply.status {
+                    200 => answers += 1,
+                    _ => failures.push(reply.head.clone()),
                 }
+                reply.header("connection") == Some("close")
             }
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body)
-        });
-        match read {
-            Ok(()) if head.starts_with("HTTP/1.1 200") => answers += 1,
-            Ok(()) => failures.push(head.clone()),
-            Err(e) => failures.push(format!(
-                "keep-alive request failed at {:?}: {e}",
-                testkit::now()
-            )),
-        }
-        if head.to_ascii_lowercase().contains("connection: close") {
+            Err(e) => {
+                failures.push(format!(
+                    "keep-alive request failed at {:?}: {e}",
+                    testkit::now()
+                ));
+                true
+            }
+        };
+        if close {
             conn = None;
         }
     }
@@ -75,13 +59,14 @@ fn new_connection_client(port: u16, stop: Arc<AtomicBool>) -> (u32, Vec<String>)
     (answers, failures)
 }
 
+/// echo with this shutdown delay, and 5 s for the requests in flight after it.
+fn start_with_shutdown_delay(delay: &str) -> Binary {
+    Binary::with_env(BIN, &[("SHUTDOWN_DELAY", delay), ("DRAIN_TIMEOUT", "5s")])
+}
+
 #[test]
 fn sigterm_during_load_fails_no_request_and_exits_0() {
-    let mut server = Binary::start(
-        BIN,
-        &[],
-        &[("SHUTDOWN_DELAY", "3s"), ("DRAIN_TIMEOUT", "5s")],
-    );
+    let mut server = start_with_shutdown_delay("1500ms");
     let port = server.port;
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
@@ -94,7 +79,7 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
     }
     // Slow requests that are still running when the server stops accepting.
     let slow: Vec<_> = (0..3)
-        .map(|_| thread::spawn(move || get(port, "/echo?message=slow&delay=3500")))
+        .map(|_| thread::spawn(move || get(port, "/echo?message=slow&delay=2000")))
         .collect();
     thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
@@ -136,13 +121,13 @@ fn sigterm_during_load_fails_no_request_and_exits_0() {
     let status = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0));
     assert!(
-        signalled.elapsed() >= Duration::from_millis(3200),
+        signalled.elapsed() >= Duration::from_millis(1700),
         "the slow requests finished before the exit"
     );
 
     let logs = server.logs().join("\n");
     let phases = [
-        "Shutting down after SIGTERM: readiness is now off. Serving 3s more so Kubernetes can stop sending traffic.",
+        "Shutting down after SIGTERM: readiness is now off. Serving 1.5s more so Kubernetes can stop sending traffic.",
         "Stopped accepting connections. Requests in flight: ",
         ". Waiting at most 5s for them.",
         "✔ All requests finished. Exiting with code 0.",
@@ -179,11 +164,7 @@ fn after_the_delay_new_connections_are_refused_while_requests_finish() {
 /// are answered (with `Connection: close`), not reset. 50 clients reconnect all through it.
 #[test]
 fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
-    let mut server = Binary::start(
-        BIN,
-        &[],
-        &[("SHUTDOWN_DELAY", "1s"), ("DRAIN_TIMEOUT", "5s")],
-    );
+    let mut server = start_with_shutdown_delay("1s");
     let port = server.port;
     let clients: Vec<_> = (0..50)
         .map(|_| {
@@ -191,23 +172,12 @@ fn connections_waiting_in_the_queue_are_answered_at_shutdown() {
                 let (mut answers, mut lost) = (0u32, Vec::new());
                 let deadline = Instant::now() + Duration::from_secs(20);
                 while Instant::now() < deadline {
-                    // A refused connection is no lost request: the client tries another pod.
-                    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-                        break;
-                    };
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let mut bytes = Vec::new();
-                    let sent = s.write_all(
-                        b"GET /echo?message=q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                    );
-                    let read = sent.and_then(|()| s.read_to_end(&mut bytes));
-                    match (read, testkit::parse(&bytes)) {
-                        (Ok(_), Ok(reply)) if reply.status == 200 => answers += 1,
-                        (read, _) => lost.push(format!(
-                            "at {:?}: {read:?}, {} bytes",
-                            testkit::now(),
-                            bytes.len()
-                        )),
+                    let request = testkit::request("GET", "/echo?message=q", &[]);
+                    match testkit::raw_within(port, request.as_bytes(), Duration::from_secs(10)) {
+                        Ok(reply) if reply.status == 200 => answers += 1,
+                        // A refused connection is no lost request: the client tries another pod.
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                        other => lost.push(format!("at {:?}: {other:?}", testkit::now())),
                     }
                 }
                 (answers, lost)
@@ -291,11 +261,6 @@ fn crash_exits_with_the_code_asked_for() {
     server.wait_for_log("Crash requested: exiting with code 7.", Duration::ZERO);
 }
 
-fn ask(port: u16, method: &str, path: &str) -> testkit::Reply {
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    testkit::raw(port, request.as_bytes()).expect("the server answers")
-}
-
 /// `curl -I '/crash?code=0'` made echo exit. Switches act only on GET and POST.
 #[test]
 fn course_switches_act_only_on_get_and_post() {
@@ -311,7 +276,7 @@ fn course_switches_act_only_on_get_and_post() {
         ("HEAD", "/echo?delay=3000"),
     ] {
         let started = Instant::now();
-        let reply = ask(port, method, path);
+        let reply = ask(port, method, path, &[]);
         assert_eq!(reply.status, 405, "{method} {path}");
         assert!(
             started.elapsed() < Duration::from_secs(1),
@@ -333,13 +298,13 @@ fn course_switches_act_only_on_get_and_post() {
     assert_eq!(server.get("/ready").status, 200);
     assert_eq!(server.get("/alive").status, 200);
     assert_eq!(
-        ask(port, "HEAD", "/ready").status,
+        ask(port, "HEAD", "/ready", &[]).status,
         200,
         "a plain probe works with any method"
     );
-    assert_eq!(ask(port, "POST", "/ready?readiness=false").status, 503);
-    assert_eq!(ask(port, "GET", "/ready?readiness=true").status, 200);
-    assert_eq!(ask(port, "POST", "/crash?code=4").status, 200);
+    assert_eq!(ask(port, "POST", "/ready?readiness=false", &[]).status, 503);
+    assert_eq!(ask(port, "GET", "/ready?readiness=true", &[]).status, 200);
+    assert_eq!(ask(port, "POST", "/crash?code=4", &[]).status, 200);
     assert_eq!(server.wait_exit(Duration::from_secs(2)).code(), Some(4));
 }
 

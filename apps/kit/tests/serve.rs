@@ -137,8 +137,7 @@ fn requests_in_flight_finish_before_serve_returns() {
     let mut server = start(&[]);
     let port = server.port;
     let slow = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut s = testkit::connect(port);
         send(&mut s, "/slow?ms=500")
     });
     wait_for_one_in_flight(&server);
@@ -175,8 +174,7 @@ fn the_connection_cap_holds_new_connections_until_one_closes() {
     // The second connection waits in the queue while the first is open.
     let port = server.port;
     let second = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut s = testkit::connect(port);
         let started = Instant::now();
         let reply = send(&mut s, "/hello");
         (reply.status, started.elapsed())

@@ -1,7 +1,6 @@
 //! Both apps under hostile clients and hostile upstreams: memory stays bounded.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::Duration;
 
 use testkit::*;
@@ -15,17 +14,22 @@ fn start_relay(args: &[&str]) -> Binary {
 
 const MB: u64 = 1_000_000;
 
-/// A 60 KB form, as one `message` field.
+/// How much a slow body or reply carries. Before the fix each byte that came alone kept an
+/// 8 KiB read buffer alive: 16 KB took echo and relay to 67-75 MB (60 KB: 230 MB).
+/// Now both stay near 7 MB.
+const SLOW_BYTES: usize = 16_000;
+
+/// A 16 KB form, as one `message` field.
 fn form() -> Vec<u8> {
     let mut body = b"message=".to_vec();
-    body.resize(60_000, b'a');
+    body.resize(SLOW_BYTES, b'a');
     body
 }
 
-/// Posts the form to echo one byte per segment; returns echo's status.
+/// Posts the form to echo one byte per segment; returns echo's status (0: no answer).
 fn trickle_post(port: u16) -> u16 {
     let body = form();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = connect_within(port, Duration::from_secs(30)).unwrap();
     write!(
         s,
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
@@ -33,26 +37,24 @@ fn trickle_post(port: u16) -> u16 {
         body.len()
     )
     .unwrap();
-    trickle(&mut s, &body).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    String::from_utf8_lossy(answer.get(9..12).unwrap_or_default())
-        .parse()
-        .unwrap_or(0)
+    // A write fails when echo is gone (killed for its memory, say): then there is no answer.
+    let sent = trickle(&mut s, &body);
+    sent.and_then(|()| read_reply(&mut s))
+        .map_or(0, |r| r.status)
 }
 
-/// An upstream that answers every request with 60 KB (with a Content-Length), one byte per segment.
+/// An upstream that answers every request with 16 KB (with a Content-Length), one byte per segment.
 fn trickling_upstream() -> u16 {
     raw_server(move |mut s| {
         if read_head(&mut s) {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 60000\r\n\r\n");
-            let _ = trickle(&mut s, &[b'r'; 60_000]);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {SLOW_BYTES}\r\n\r\n");
+            let _ = s.write_all(head.as_bytes());
+            let _ = trickle(&mut s, &[b'r'; SLOW_BYTES]);
         }
     })
 }
 
-/// An upstream that waits for `n` calls, then answers all of them with 60 KB, a few bytes per
+/// An upstream that waits for `n` calls, then answers all of them with 8 KB, a few bytes per
 /// segment on each connection in turn, and ends each reply by closing (no Content-Length).
 fn trickling_upstream_for(n: usize) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -67,10 +69,10 @@ fn trickling_upstream_for(n: usize) -> u16 {
                 calls.push(s);
             }
         }
-        // 4 bytes per segment here, so 50 replies take seconds, not minutes, on a busy machine.
-        // No pause: the other 49 writes are the pause. Pieces that join up only make the test
-        // gentler, and the old code still needed over a gigabyte for it.
-        for _ in 0..15_000 {
+        // 4 bytes per segment, and no pause: the other 49 writes are the pause. Pieces that
+        // join up only make the test gentler. 8 KB each took the old code to 270-330 MB for 50
+        // calls (4 KB: 214 MB); now relay stays near 10 MB.
+        for _ in 0..2_000 {
             for s in &mut calls {
                 let _ = s.write_all(b"rrrr");
             }
@@ -100,14 +102,14 @@ fn a_body_sent_one_byte_at_a_time_keeps_echo_small() {
     assert!(peak < 24 * MB, "echo peaked at {} MB", peak / MB);
 }
 
-/// One slow 60 KB reply took relay to 150 MB, eight to 790 MB.
+/// One slow 60 KB reply took relay to 150 MB.
 #[test]
 fn a_reply_sent_one_byte_at_a_time_keeps_relay_small() {
     let upstream = trickling_upstream();
     let relay = start_relay_for_slow_replies();
     let r = relay.relay_to(upstream);
     assert_eq!(
-        (r.status, r.body.len() > 60_000),
+        (r.status, r.body.len() > SLOW_BYTES),
         (200, true),
         "{}",
         r.status
@@ -118,7 +120,12 @@ fn a_reply_sent_one_byte_at_a_time_keeps_relay_small() {
         peak as f64 / MB as f64
     );
     assert!(peak < 24 * MB, "relay peaked at {} MB", peak / MB);
+}
 
+/// Eight slow 60 KB replies at once took relay to 790 MB.
+#[test]
+fn fifty_slow_replies_at_once_keep_relay_small() {
+    let relay = start_relay_for_slow_replies();
     let upstream = trickling_upstream_for(50);
     let port = relay.port;
     let calls: Vec<_> = (0..50)
@@ -158,10 +165,11 @@ fn in_a_64_mib_cgroup_slow_bodies_and_replies_are_served() {
     cgroup.add(echo.child.id());
     cgroup.add(relay.child.id());
     let port = relay.port;
-    let call =
-        std::thread::spawn(move || get(port, &format!("/relay?echo_server=127.0.0.1:{upstream}")));
-    assert_eq!(trickle_post(echo.port), 200);
-    assert_eq!(call.join().unwrap().status, 200);
+    let call = std::thread::spawn(move || {
+        try_get(port, &format!("/relay?echo_server=127.0.0.1:{upstream}")).map_or(0, |r| r.status)
+    });
+    assert_eq!(trickle_post(echo.port), 200, "echo answered the slow body");
+    assert_eq!(call.join().unwrap(), 200, "relay answered the slow reply");
     assert_eq!(echo.get("/alive").status, 200, "echo still runs");
     assert_eq!(relay.get("/alive").status, 200, "relay still runs");
     let peak = cgroup.peak();

@@ -261,7 +261,7 @@ fn metadata_and_link_local_addresses_are_refused() {
 
 /// Starts the relay with its own /etc/hosts and /etc/resolv.conf, in a private mount namespace.
 /// That needs root: tests that use it are ignored where build.rs found no `unshare`.
-fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Binary {
+fn relay_with_name_files(test: &str, hosts: &str, resolv: &str, env: &[(&str, &str)]) -> Binary {
     assert!(is_root(), "needs root to give the relay its own /etc/hosts");
     let dir = std::env::temp_dir().join(format!("relay-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -272,7 +272,7 @@ fn relay_with_name_files(test: &str, hosts: &str, resolv: &str) -> Binary {
     cmd.args(["--mount", "sh", "-c", script])
         .arg(&dir)
         .arg(RELAY);
-    Binary::spawn(cmd, &[])
+    Binary::spawn(cmd, env)
 }
 
 fn is_root() -> bool {
@@ -299,7 +299,7 @@ fn names_to_metadata() {
     let hosts = "127.0.0.1 localhost good.test mixed.test\n\
                  169.254.169.254 sneaky.test mixed.test\nfe80::1 sneaky6.test\n\
                  ::a9fe:a9fe compat.test\n";
-    let relay = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n");
+    let relay = relay_with_name_files("hosts", hosts, "nameserver 127.0.0.1\n", &[]);
     let echo = InProcess::echo(&[]);
     let port = echo.port;
     let ok = relay.get(&format!("/relay?echo_server=good.test:{port}&message=hi"));
@@ -331,7 +331,7 @@ fn short_names_resolve_through_the_search_domains() {
     let resolv = "nameserver 127.0.0.10\n\
                   search my-space.svc.cluster.local svc.cluster.local cluster.local\n\
                   options ndots:5 timeout:1 attempts:1\n";
-    let relay = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv);
+    let relay = relay_with_name_files("search", "127.0.0.1 localhost\n", resolv, &[]);
     let echo = InProcess::echo(&[]);
     for name in ["echo", "echo.my-space", "echo.my-space.svc.cluster.local"] {
         let r = relay.get(&format!(
@@ -381,15 +381,22 @@ fn tiny_dns(socket: std::net::UdpSocket, known: &str, asked: Arc<std::sync::Mute
     }
 }
 
-/// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try).
-fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSocket, Binary) {
+/// A relay whose only DNS server, on `ip` port 53, never answers (5 s per try), with this
+/// deadline per call.
+fn relay_with_silent_dns(
+    test: &str,
+    ip: &str,
+    hosts: &str,
+    call_timeout: &str,
+) -> (std::net::UdpSocket, Binary) {
     assert!(
         is_root(),
         "needs root to listen on port 53 and to give the relay its own /etc/hosts"
     );
     let dns = std::net::UdpSocket::bind((ip, 53)).expect("port 53 on that address is free");
     let resolv = format!("nameserver {ip}\noptions timeout:5 attempts:1\n");
-    (dns, relay_with_name_files(test, hosts, &resolv))
+    let env = [("CALL_TIMEOUT", call_timeout)];
+    (dns, relay_with_name_files(test, hosts, &resolv, &env))
 }
 
 /// A DNS server that never answers: each call ends at the deadline, and lookups do not pile up threads.
@@ -399,14 +406,14 @@ fn relay_with_silent_dns(test: &str, ip: &str, hosts: &str) -> (std::net::UdpSoc
     ignore = "needs root (unshare) to give the relay its own /etc/hosts"
 )]
 fn a_silent_dns_server_gives_504_without_piling_up_threads() {
-    let (dns, relay) = relay_with_silent_dns("dns", "127.0.0.9", "127.0.0.1 localhost\n");
+    let (dns, relay) = relay_with_silent_dns("dns", "127.0.0.9", "127.0.0.1 localhost\n", "1s");
     let port = relay.port;
     let calls: Vec<_> = (0..80)
         .map(|i| {
             std::thread::spawn(move || get(port, &format!("/relay?echo_server=slow{i}.test:80")))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(600));
     let status = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id())).unwrap();
     let threads: usize = status
         .lines()
@@ -415,7 +422,7 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
         .unwrap();
     assert!(threads <= 40, "{threads} threads for 80 slow lookups");
     for call in calls {
-        call.join().unwrap().expect(504, "did not answer within 2s");
+        call.join().unwrap().expect(504, "did not answer within 1s");
     }
     drop(dns);
 }
@@ -431,17 +438,20 @@ fn a_silent_dns_server_gives_504_without_piling_up_threads() {
 )]
 fn slow_dns_cannot_starve_calls_to_known_names() {
     let hosts = "127.0.0.1 localhost known.test\n";
-    let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts);
+    let (_dns, relay) = relay_with_silent_dns("starve", "127.0.0.11", hosts, "2s");
     let echo = InProcess::echo(&[]);
     // Not ready, echo closes each connection after its answer: every call needs a lookup.
     assert_eq!(echo.get("/ready?readiness=false").status, 503);
     let (port, echo_port) = (relay.port, echo.port);
+    let found = Instant::now();
     relay
         .get(&format!("/relay?echo_server=known.test:{echo_port}"))
         .expect(200, "Relay-To: known.test:");
+    // Three rounds of slow names keep every lookup thread busy for 10 s: the first round
+    // holds them 5 s (the DNS timeout), the third takes them over until the end.
     let flood = std::thread::spawn(move || {
         let mut calls = Vec::new();
-        for round in 0..4 {
+        for round in 0..3 {
             for i in 0..40 {
                 calls.push(std::thread::spawn(move || {
                     let started = Instant::now();
@@ -457,7 +467,9 @@ fn slow_dns_cannot_starve_calls_to_known_names() {
             .collect::<Vec<_>>()
     });
     std::thread::sleep(Duration::from_millis(500));
-    let until = Instant::now() + Duration::from_secs(7);
+    // Past the 5 s in which a found name needs no lookup: then the relay uses the name as it
+    // was while a new lookup waits for a thread.
+    let until = found + Duration::from_secs(6);
     let mut known = 0;
     while Instant::now() < until {
         let started = Instant::now();
@@ -741,14 +753,23 @@ fn connections_to_echo_are_reused() {
     assert_eq!(relay.calls("ok"), 100);
 }
 
+/// echo closes a connection that carries no request for its header read timeout (5 s; 300 ms
+/// here, so the test is quick). The relay keeps idle connections 4 s: here echo closes them
+/// first, and the relay must notice and not send a call down a closed connection.
 #[test]
 fn calls_still_work_after_echo_closes_idle_connections() {
-    let echo = InProcess::echo(&[]);
+    let echo = InProcess::echo(&["--header-read-timeout", "300ms"]);
     let relay = start_relay(&[]);
     let url = format!("/relay?echo_server={}&message=hi", echo.addr());
     assert_eq!(relay.get(&url).status, 200);
-    // echo closes a connection after 5 s without a request; the relay must not reuse it.
-    std::thread::sleep(Duration::from_millis(5200));
+    let mut idle = echo.connect();
+    assert_eq!(send(&mut idle, "/echo").status, 200);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        idle.read(&mut [0u8; 16]).unwrap(),
+        0,
+        "echo closed its idle connection"
+    );
     for _ in 0..3 {
         let r = relay.get(&url);
         assert_eq!(r.status, 200, "{r:?}");
@@ -788,18 +809,9 @@ fn sigterm_lets_a_call_in_flight_finish() {
 #[test]
 fn only_get_and_head_are_answered() {
     let relay = start_relay(&[]);
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
-    s.write_all(
-        b"DELETE /relay?echo_server=echo:8080 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
-    assert!(
-        answer.to_ascii_lowercase().contains("allow: get, head"),
-        "{answer}"
-    );
+    let answer = ask(relay.port, "DELETE", "/relay?echo_server=echo:8080", &[]);
+    assert_eq!(answer.status, 405, "{answer:?}");
+    assert_eq!(answer.header("allow"), Some("GET, HEAD"), "{answer:?}");
     let r = relay.get("/nothing-here");
     assert_eq!(r.status, 404);
     assert!(
@@ -816,15 +828,8 @@ fn the_relay_passes_faults_on_only_when_its_switches_allow() {
     let echo = InProcess::echo(&[]);
     let relay = start_relay(&[]);
     let path = format!("/relay?echo_server={}&status=500", echo.addr());
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
-    write!(
-        s,
-        "HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    let answer = ask(relay.port, "HEAD", &path, &[]);
+    assert_eq!(answer.status, 405, "{answer:?}");
     relay
         .get(&path)
         .expect(502, "answered 500 Internal Server Error");

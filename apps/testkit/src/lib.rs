@@ -4,7 +4,8 @@
 //!   the kernel picks, stopped through a channel. [`InProcess::echo`] is the echo app.
 //! - [`Binary`]: a real program (echo-server, relay-server) with `PORT=0`; the port is read
 //!   from its "listening on port N" log line, so no two tests race for a free port.
-//! - A small HTTP/1.1 client: [`get`], [`raw`], [`send`], and [`Reply`].
+//! - A small HTTP/1.1 client: [`get`], [`ask`], [`raw`] and [`raw_within`] (raw bytes, read
+//!   with a timeout), [`connect`], [`send`], and [`Reply`].
 //! - Upstream stand-ins for relay's tests: [`raw_server`], [`raw_answer`], [`slow_upstream`],
 //!   [`endless_upstream`], [`wrong_status_upstream`].
 //! - Memory: [`peak_memory`] and [`Cgroup`].
@@ -110,9 +111,7 @@ impl InProcess {
 
     /// A new connection with a 10 s read timeout.
     pub fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
+        connect(self.port)
     }
 }
 
@@ -138,6 +137,11 @@ impl Binary {
         let mut cmd = Command::new(bin.as_ref());
         cmd.args(args);
         Binary::spawn(cmd, env)
+    }
+
+    /// Starts `bin` without flags, with these environment variables.
+    pub fn with_env(bin: impl AsRef<Path>, env: &[(&str, &str)]) -> Binary {
+        Binary::start(bin, &[], env)
     }
 
     /// Starts a prepared command (one that ends by running an app) with `PORT=0`.
@@ -332,17 +336,52 @@ pub fn get(port: u16, path: &str) -> Reply {
 }
 
 pub fn try_get(port: u16, path: &str) -> std::io::Result<Reply> {
-    raw(
-        port,
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
+    raw(port, request("GET", path, &[]).as_bytes())
+}
+
+/// `METHOD target` with these extra headers, on its own connection.
+pub fn ask(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+    raw(port, request(method, target, headers).as_bytes())
+        .unwrap_or_else(|e| panic!("{method} {target} failed: {e}"))
+}
+
+/// The bytes of a request without a body that asks the server to close the connection after it.
+pub fn request(method: &str, target: &str, headers: &[(&str, &str)]) -> String {
+    let mut text = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text + "Connection: close\r\n\r\n"
+}
+
+/// A new connection to 127.0.0.1:port; each read on it waits at most `limit`.
+pub fn connect_within(port: u16, limit: Duration) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(limit))?;
+    Ok(stream)
+}
+
+/// A new connection to 127.0.0.1:port; each read on it waits at most 10 s.
+pub fn connect(port: u16) -> TcpStream {
+    connect_within(port, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("cannot connect to port {port}: {e}"))
 }
 
 /// Sends raw bytes on a new connection and reads the answer until the server closes it.
+/// Each read waits at most 60 s.
 pub fn raw(port: u16, request: &[u8]) -> std::io::Result<Reply> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    raw_within(port, request, Duration::from_secs(60))
+}
+
+/// Like [`raw`], but each read waits at most `limit` (then the error is a timeout).
+pub fn raw_within(port: u16, request: &[u8], limit: Duration) -> std::io::Result<Reply> {
+    let mut stream = connect_within(port, limit)?;
     stream.write_all(request)?;
+    read_reply(&mut stream)
+}
+
+/// Reads an answer until the server closes the connection.
+pub fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes)?;
     parse(&bytes)
@@ -351,21 +390,31 @@ pub fn raw(port: u16, request: &[u8]) -> std::io::Result<Reply> {
 /// Sends `GET target` on an open connection and reads one answer by its Content-Length,
 /// so the connection can carry the next request.
 pub fn send(stream: &mut TcpStream, target: &str) -> Reply {
-    write!(stream, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    try_send(stream, target).unwrap_or_else(|e| panic!("GET {target} failed: {e}"))
+}
+
+/// Like [`send`], with the failure as an error: for clients that count failures.
+pub fn try_send(stream: &mut TcpStream, target: &str) -> std::io::Result<Reply> {
+    write!(stream, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let reply = parse(&data[..end + 4]).unwrap();
+            let reply = parse(&data[..end + 4])?;
             let length: usize = reply
                 .header("content-length")
-                .map_or(0, |l| l.parse().unwrap());
+                .map_or(0, |l| l.parse().unwrap_or(0));
             if data.len() >= end + 4 + length {
-                return parse(&data[..end + 4 + length]).unwrap();
+                return parse(&data[..end + 4 + length]);
             }
         }
-        let n = stream.read(&mut buf).expect("the server answers");
-        assert!(n > 0, "the connection closed before a whole answer came");
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the connection closed before a whole answer came",
+            ));
+        }
         data.extend_from_slice(&buf[..n]);
     }
 }
