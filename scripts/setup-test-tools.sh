@@ -82,7 +82,16 @@ install_cargo_tool() { # name version binary
     cargo install --locked --quiet "$1" --version "$2"
   fi
 }
-command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked --quiet cargo-nextest
+# .config/nextest.toml needs nextest 0.9.91 or newer (test priorities).
+nextest_ok() {
+  local v
+  v=$(cargo nextest --version 2>/dev/null | sed -n 's/^cargo-nextest 0\.9\.\([0-9]*\).*/\1/p')
+  [ -n "$v" ] && [ "$v" -ge 91 ]
+}
+if ! nextest_ok; then
+  say "Installing cargo-nextest (cargo install, takes a few minutes once)"
+  cargo install --locked --quiet cargo-nextest
+fi
 install_cargo_tool mdbook 0.5.4 mdbook
 
 say "✔ Test tools are ready."
