@@ -1,4 +1,4 @@
-"""`make bench` for real, with a tiny duration: nginx, echo and relay on loopback under wrk.
+"""`make bench` for real, with a tiny duration: nginx, echo, relay and nginx → nginx on loopback under wrk.
 
 Also: wrk's output is read right, bad settings get plain words, and Ctrl-C leaves nothing running.
 """
@@ -22,6 +22,9 @@ from testkit import session_members
 pytestmark = pytest.mark.timeout(300)
 
 RUN_PY = REPO / "bench" / "run.py"
+SERVERS = ("nginx", "echo", "relay", "nginx_proxy")
+TARGETS = ["echo speed", "relay speed", "relay CPU per request", "echo memory", "start to ready", "binary size",
+           "connection reuse", "no failed requests"]
 
 
 def leftovers(pid_log: Path) -> list[int]:
@@ -37,7 +40,8 @@ def bench(static_binaries, tmp_path_factory):
     out, pids = tmp / "results.json", tmp / "pids"
     done = make("bench", timeout=240, BENCH_SECONDS="1", BENCH_JSON=str(out), BENCH_PID_LOG=str(pids))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert len(pids.read_text().split()) == 1 + 1 + 2 + 20, "nginx, echo, relay with echo, 20 starts"
+    assert len(pids.read_text().split()) == 1 + 1 + 2 + 2 + 20, \
+        "nginx, echo, relay with echo, nginx → nginx (proxy and backend), 20 starts"
     assert not leftovers(pids), "make bench left a server running"
     return done, json.loads(out.read_text())
 
@@ -45,13 +49,15 @@ def bench(static_binaries, tmp_path_factory):
 def test_bench_prints_every_row(bench):
     done, _ = bench
     text = done.stdout
-    for row in ("server ", "nginx ", "echo ", "relay → echo ", "Start to ready (median of 10): echo ",
+    for row in ("server ", "nginx ", "echo ", "relay → echo ", "nginx → nginx ",
+                "relay → echo uses ", "nginx → nginx is nginx used as a relay",
+                "    For comparison: nginx → nginx uses ", "Start to ready (median of 10): echo ",
                 "Binary size (stripped): echo-server ", "Cold release build of both apps: skipped",
                 "TIME_WAIT sockets to echo's port: ", "Targets:"):
         assert row in text, f"the table lacks {row!r}:\n{text}"
     marks = [line for line in text.splitlines() if line.startswith(("  ✔ met: ", "  ✖ missed: "))]
-    assert len(marks) == 7, text
-    assert " of 7 targets met." in text
+    assert len(marks) == 8, text
+    assert " of 8 targets met." in text
     assert not long_sentences(text)
 
 
@@ -61,7 +67,8 @@ def test_bench_results_are_real_numbers(bench, static_binaries):
     # nginx gets one worker per CPU (its best here); the apps run as shipped, on one thread.
     assert r["load"]["nginx_worker_processes"] == len(os.sched_getaffinity(0))
     assert r["load"]["app_worker_threads"] == 1
-    for name in ("nginx", "echo", "relay"):
+    assert set(r["servers"]) == set(SERVERS)
+    for name in SERVERS:
         s = r["servers"][name]
         assert s["requests"] > 100, (name, s)
         assert s["requests_per_s"] > 100, (name, s)
@@ -79,21 +86,24 @@ def test_bench_results_are_real_numbers(bench, static_binaries):
         sizes = r["binaries"][path.name]
         assert sizes["bytes"] == path.stat().st_size
         assert 0 < sizes["stripped_bytes"] <= sizes["bytes"]
-    assert [t["name"] for t in r["targets"]] == [
-        "echo speed", "relay speed", "echo memory", "start to ready", "binary size", "connection reuse",
-        "no failed requests"]
+    assert [t["name"] for t in r["targets"]] == TARGETS
+    # nginx → nginx: the proxy's master and one worker, the backend's master and one worker.
+    assert r["servers"]["nginx_proxy"]["peak_rss_note"] == "sum of 4 processes (masters and workers of both)"
+    # The proxy keeps its connections to the backend open, as relay does with echo.
+    assert 0 <= r["servers"]["nginx_proxy"]["time_wait_to_backend"] < 100, r["servers"]["nginx_proxy"]
+    assert r["load"]["nginx_proxy_worker_processes"] == r["load"]["nginx_proxy_backend_worker_processes"] == 1
 
 
 def test_bench_cpu_per_request_is_real(bench):
-    """CPU time per request comes from /proc/PID/stat: positive, and relay → echo costs at least echo alone."""
+    """CPU time per request comes from /proc/PID/stat: positive; a relay costs more than one server alone."""
     done, r = bench
     s = r["servers"]
     lines = done.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("server "))
     assert lines[header].rstrip().endswith("CPU/request"), lines[header]
-    for name, row in zip(("nginx", "echo", "relay"), lines[header + 1:header + 4]):
+    for (name, label), row in zip(bench_run.LABELS.items(), lines[header + 1:header + 5], strict=True):
         v = s[name]
-        assert row.startswith(f"{name} "), row
+        assert row.startswith(f"{label} "), row
         assert v["cpu_s"] > 0, (name, v)
         assert v["cpu_s"] == pytest.approx(sum(x["cpu_s"] for x in v["rounds"])), name
         assert v["cpu_us_per_request"] == pytest.approx(v["cpu_s"] * 1e6 / v["requests"]), name
@@ -102,6 +112,9 @@ def test_bench_cpu_per_request_is_real(bench):
         assert f"{v['cpu_us_per_request']:.1f} µs" in row, row
     # relay → echo counts relay and the echo behind it: one echo exchange and more.
     assert s["relay"]["cpu_us_per_request"] >= s["echo"]["cpu_us_per_request"], s
+    # nginx → nginx counts the proxy and its backend: more than nginx alone.
+    assert s["nginx_proxy"]["cpu_us_per_request"] > s["nginx"]["cpu_us_per_request"], s
+    assert lines[header + 5].startswith("relay → echo uses "), lines[header + 5]
     assert len(r["load_average_at_end"]) == 3
 
 
@@ -113,8 +126,10 @@ def test_the_committed_example_is_a_real_ten_second_run():
         assert r["load"]["seconds"] == 10
         assert r["load"]["rounds"] == 5, "made by the current method: servers loaded in turns"
         assert path.name.startswith(f"example-{r['date_utc'][:10]}"), "the file name carries the run's date"
-        assert {"nginx", "echo", "relay"} == set(r["servers"])
+        assert set(SERVERS) == set(r["servers"])
+        assert all(s["cpu_us_per_request"] > 0 for s in r["servers"].values())
         assert "cold_build" in r, "the example should include the cold build time"
+        assert [t["name"] for t in r["targets"]] == [*TARGETS, "cold build"]
 
 
 def test_wrk_output_is_read_right():
@@ -176,3 +191,85 @@ def test_ctrl_c_stops_every_server(static_binaries, tmp_path):
     assert "✖ Stopped before the end. Every server it started is stopped." in out
     assert not leftovers(pids), "a server outlived Ctrl-C"
     assert not (tmp_path / "r.json").exists()
+
+
+def made_up_result(cpu_us: dict[str, float]) -> dict:
+    """A result as Bench.run() makes it, with made-up numbers, for the pure functions."""
+    servers = {}
+    for name in SERVERS:
+        servers[name] = {"requests_per_s": 50_000.0, "p50_ms": 0.5, "p99_ms": 2.0, "errors": 0,
+                         "peak_rss_kib": 4000, "cpu_us_per_request": cpu_us[name]}
+    servers["nginx"]["requests_per_s"] = 100_000.0
+    servers["echo"]["requests_per_s"] = 95_000.0
+    servers["nginx"]["peak_rss_note"] = "sum of 3 processes (master and workers)"
+    servers["nginx_proxy"]["peak_rss_note"] = "sum of 4 processes (masters and workers of both)"
+    servers["relay"].update(time_wait_to_echo_last_round=0, time_wait_to_echo=3, time_wait_total=9)
+    r = {"servers": servers, "machine": {"load_average_at_start": [1.0, 1.5, 2.0]},
+         "load_average_at_end": [2.0, 1.5, 1.0],
+         "start_to_ready": {"echo": {"median_ms": 1.0}, "relay": {"median_ms": 1.5}},
+         "binaries": {"echo-server": {"stripped_bytes": 2 * bench_run.MB},
+                      "relay-server": {"stripped_bytes": 3 * bench_run.MB}}}
+    r["targets"] = bench_run.targets(r)
+    return r
+
+
+@pytest.mark.parametrize("relay_us, met", [(24.0, True), (24.1, False)])
+def test_relay_cpu_target_is_three_times_nginx(relay_us, met):
+    r = made_up_result({"nginx": 8.0, "echo": 9.0, "relay": relay_us, "nginx_proxy": 28.0})
+    assert [t["name"] for t in r["targets"]] == TARGETS
+    t = next(t for t in r["targets"] if t["name"] == "relay CPU per request")
+    assert t["met"] is met
+    assert t["target"] == "at most 3 ×"
+    assert t["measured"] == f"relay → echo uses {relay_us / 8:.2f} × nginx's CPU per request"
+    assert t["note"] == "For comparison: nginx → nginx uses 3.50 × nginx's CPU per request."
+    assert [x for x in r["targets"] if "note" in x] == [t], "only this target carries a note"
+
+
+def test_table_shows_nginx_to_nginx_and_the_relay_multiples():
+    r = made_up_result({"nginx": 8.0, "echo": 9.0, "relay": 30.4, "nginx_proxy": 28.8})
+    lines = bench_run.table(r).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("server "))
+    rows = lines[header + 1:header + 5]
+    assert [row.split("  ")[0] for row in rows] == ["nginx", "echo", "relay → echo", "nginx → nginx"]
+    assert rows[3].endswith("28.8 µs") and rows[2].endswith("30.4 µs"), rows
+    assert all(len(row) == len(lines[header]) for row in rows), "the columns line up"
+    assert lines[header + 5] == "relay → echo uses 3.80 × nginx's CPU per request, and 1.06 × nginx → nginx's."
+    text = "\n".join(lines)
+    assert ("  ✖ missed: relay → echo uses 3.80 × nginx's CPU per request (target: at most 3 ×)\n"
+            "    For comparison: nginx → nginx uses 3.60 × nginx's CPU per request.\n") in text
+    assert "Its peak RSS is the sum of 4 processes (masters and workers of both)." in text
+    assert "7 of 8 targets met." in text
+    assert not long_sentences(text)
+
+
+def test_cpu_multiple_of_a_server_that_used_no_cpu_is_not_a_crash():
+    s = {"relay": {"cpu_us_per_request": 30.0}, "nginx": {"cpu_us_per_request": 0.0}}
+    assert bench_run.cpu_times(s, "relay", "nginx") == float("inf")
+
+
+def test_nginx_config_for_a_fixed_answer(tmp_path):
+    prefix, port, text = bench_run.nginx_conf(tmp_path / "nginx", 2, port=8123)
+    assert (prefix, port) == (tmp_path / "nginx", 8123)
+    assert "worker_processes 2;" in text
+    assert "listen 127.0.0.1:8123;" in text
+    assert 'return 200 "ok";' in text
+    assert "proxy_pass" not in text and "upstream" not in text
+    assert f"pid {tmp_path}/nginx/nginx.pid;" in text
+
+
+def test_nginx_config_for_nginx_used_as_a_relay(tmp_path):
+    """One worker, HTTP/1.1 to the backend with the Connection header cleared, and a keep-alive pool."""
+    _, port, text = bench_run.nginx_conf(tmp_path / "proxy", 1, upstream_port=9001)
+    assert 1 <= port <= 65535
+    assert "worker_processes 1;" in text
+    assert f"listen 127.0.0.1:{port};" in text
+    upstream = text[text.index("upstream backend {"):]
+    upstream = upstream[:upstream.index("}") + 1]
+    assert upstream.split("\n")[1:-1] == ["        server 127.0.0.1:9001;", "        keepalive 128;",
+                                           "        keepalive_requests 100000000;"]
+    location = text[text.index("location / {"):]
+    location = location[:location.index("}") + 1]
+    for line in ("proxy_pass http://backend;", "proxy_http_version 1.1;", 'proxy_set_header Connection "";'):
+        assert line in location, location
+    assert "return 200" not in text
+    assert text.count("{") == text.count("}")
