@@ -2,7 +2,7 @@
 //!
 //! One client serves the whole process. It keeps connections to echo open and reuses
 //! them, so a busy relay does not open a new connection per request. An idle connection
-//! is closed after 4 s, before echo closes it (5 s), so a call never races that close.
+//! is not reused after 4 s and is closed within 5 s, before echo closes it (5 s).
 //!
 //! Each connection is one hyper HTTP/1.1 connection (`hyper::client::conn::http1`) in a
 //! task of its own. The pool is a short list of idle connections: a call takes one for its
@@ -37,10 +37,16 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// An idle connection is closed after this long. echo closes one after 5 s.
+/// An idle connection is not reused after this long, and closed within a second more.
+/// echo closes one after 5 s (its `--header-read-timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// The most idle connections kept; more are closed at once.
-const MAX_IDLE: usize = 512;
+const MAX_IDLE: usize = 128;
+/// The largest read buffer of a connection. A bigger reply is read in pieces, so an idle
+/// connection never holds more than this. Reply headers must fit in it.
+const MAX_BUFFER: usize = 64 * 1024;
+/// How long to wait for one address before trying the next one, when there are several.
+const NEXT_ADDRESS_AFTER: Duration = Duration::from_millis(300);
 
 /// What echo answered: its status and at most `max_reply_bytes` of its body.
 #[derive(Debug)]
@@ -216,9 +222,11 @@ impl EchoClient {
         if path.len() > kit::server::MAX_URI {
             return Err(CallError::TooLong(kit::server::MAX_URI));
         }
-        let request = Request::get(path).header(HOST, target.as_str());
-        let request = crate::files::bearer(request, token).body(Empty::new());
-        let request = request.map_err(|e| CallError::Other(e.to_string()))?;
+        let request = || {
+            let request = Request::get(path.as_str()).header(HOST, target.as_str());
+            let request = crate::files::bearer(request, token).body(Empty::new());
+            request.map_err(|e| CallError::Other(e.to_string()))
+        };
         tokio::time::timeout(self.call_timeout, self.call(target, request))
             .await
             .unwrap_or(Err(CallError::Timeout(self.call_timeout)))
@@ -226,33 +234,29 @@ impl EchoClient {
 
     /// Sends the request on an idle connection to the target, or on a new one, and reads
     /// the reply. The connection goes back to the pool once the whole reply is read.
+    ///
+    /// echo may close an idle connection just as a request goes out on it. So a request
+    /// that gets no reply on a reused connection goes out again on the next one, or on a
+    /// new one. A call to echo is a GET, so sending it twice is safe.
     async fn call(
         &self,
         target: &Target,
-        request: Request<Empty<Bytes>>,
+        request: impl Fn() -> Result<Request<Empty<Bytes>>, CallError>,
     ) -> Result<Reply, CallError> {
         let max = self.max_reply_bytes;
-        let mut request = request;
         loop {
             let (mut conn, reused) = match self.pool.take(target) {
                 Some(conn) => (conn, true),
                 None => (connect(target, max).await?, false),
             };
-            // An idle connection may have closed since: then try the next one.
-            // (A new connection takes its first request at once.)
+            // A new connection takes its first request at once.
             if reused && conn.ready().await.is_err() {
-                continue;
+                continue; // it closed while idle
             }
-            let response = match conn.try_send_request(request).await {
+            let response = match conn.send_request(request()?).await {
                 Ok(response) => response,
-                Err(mut e) => match e.take_message() {
-                    // Not sent: the connection closed first. Send it on another one.
-                    Some(unsent) if reused => {
-                        request = unsent;
-                        continue;
-                    }
-                    _ => return Err(classify(e.error(), max)),
-                },
+                Err(_) if reused => continue, // no reply came: try the next connection
+                Err(e) => return Err(classify(&e, max)),
             };
             let status = response.status();
             let body = read_at_most(response.into_body(), max).await?;
@@ -263,7 +267,7 @@ impl EchoClient {
 }
 // ANCHOR_END: client
 
-/// The idle connections, newest last.
+/// The idle connections, oldest first.
 #[derive(Default)]
 struct Pool {
     idle: Mutex<Vec<Idle>>,
@@ -282,7 +286,7 @@ impl Pool {
     fn take(&self, target: &Target) -> Option<http1::SendRequest<Empty<Bytes>>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(at) = idle.iter().rposition(|i| i.target == *target) {
-            let found = idle.swap_remove(at);
+            let found = idle.remove(at);
             if !found.conn.is_closed() && found.since.elapsed() < IDLE_TIMEOUT {
                 return Some(found.conn);
             }
@@ -330,6 +334,8 @@ async fn connect(
     max_reply_bytes: usize,
 ) -> Result<http1::SendRequest<Empty<Bytes>>, CallError> {
     let addrs: Vec<SocketAddr> = match &target.host {
+        // target::parse refuses these already; a second check costs nothing.
+        Host::Ip(ip) if is_forbidden_ip(*ip) => return Err(CallError::Blocked(*ip)),
         Host::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
         Host::Name(name) => {
             // Slow DNS cannot hold calls up past their deadline (see lookup.rs).
@@ -346,25 +352,38 @@ async fn connect(
         }
     };
     let mut failed = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                let (conn, task) = http1::Builder::new()
-                    // Reply headers larger than the reply limit are refused too.
-                    .max_buf_size(max_reply_bytes.max(8192))
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| classify(&e, max_reply_bytes))?;
-                tokio::spawn(async move {
-                    if let Err(e) = task.await {
-                        tracing::debug!("A connection to echo closed with an error: {e}");
-                    }
-                });
-                return Ok(conn);
+    let last = addrs.len().saturating_sub(1);
+    for (i, addr) in addrs.into_iter().enumerate() {
+        // An address that does not answer must not use up the whole deadline.
+        let wait = if i < last {
+            NEXT_ADDRESS_AFTER
+        } else {
+            Duration::MAX
+        };
+        let stream = match tokio::time::timeout(wait, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                failed = Some(e);
+                continue;
             }
-            Err(e) => failed = Some(e),
-        }
+            Err(_) => {
+                failed = Some(io::Error::from(io::ErrorKind::TimedOut));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (conn, task) = http1::Builder::new()
+            // Reply headers must fit in the buffer: at most the reply limit, or 64 KiB.
+            .max_buf_size(max_reply_bytes.clamp(8192, MAX_BUFFER))
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| classify(&e, max_reply_bytes))?;
+        tokio::spawn(async move {
+            if let Err(e) = task.await {
+                tracing::debug!("A connection to echo closed with an error: {e}");
+            }
+        });
+        return Ok(conn);
     }
     Err(match failed {
         Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => CallError::Refused,
@@ -395,10 +414,11 @@ pub fn echo_path(params: &[(&str, &str)]) -> String {
     path
 }
 
-/// Finds the first known cause in an error's chain of sources.
+/// Finds the first known cause in an error's chain of sources. A broken connection or a
+/// reply that is not HTTP counts before "closed", which hyper reports as a result of both.
 fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError {
-    let mut cause = Some(err);
-    while let Some(e) = cause {
+    let chain = || std::iter::successors(Some(err), |&e| e.source());
+    for e in chain() {
         if let Some(io) = e.downcast_ref::<io::Error>() {
             return match io.kind() {
                 io::ErrorKind::ConnectionRefused => CallError::Refused,
@@ -408,16 +428,19 @@ fn classify(err: &(dyn StdError + 'static), max_reply_bytes: usize) -> CallError
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_parse_too_large() {
-                return CallError::TooLarge(max_reply_bytes); // the reply's headers
+                // The reply's headers did not fit in the connection's buffer.
+                return CallError::TooLarge(max_reply_bytes.clamp(8192, MAX_BUFFER));
             }
             if h.is_parse() {
                 return CallError::NotHttp;
             }
-            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() {
-                return CallError::Closed;
-            }
         }
-        cause = e.source();
+    }
+    let closed = chain()
+        .filter_map(|e| e.downcast_ref::<hyper::Error>())
+        .any(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled());
+    if closed {
+        return CallError::Closed;
     }
     CallError::Other(err.to_string())
 }

@@ -12,7 +12,7 @@
 //!   [`STALE`] is used as it was while a new lookup runs. So names the relay has called
 //!   lately keep working while slow names fill every lookup thread.
 //!
-//! Addresses (`10.0.0.7:8080`) never come here: hyper connects to them directly.
+//! Addresses (`10.0.0.7:8080`) never come here: the client connects to them directly.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -224,7 +224,7 @@ impl fmt::Display for Host {
 }
 
 impl Target {
-    pub fn new(host: Host, port: u16) -> Target {
+    fn new(host: Host, port: u16) -> Target {
         let shown = format!("{host}:{port}").into_boxed_str();
         Target { host, port, shown }
     }

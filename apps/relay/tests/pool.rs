@@ -48,3 +48,21 @@ fn calls_in_a_row_share_one_connection() {
 fn a_connection_the_upstream_closes_is_not_reused() {
     assert_eq!(connections_for_five_calls(true), 5);
 }
+
+#[test]
+fn a_call_on_a_connection_the_upstream_just_closed_goes_out_again() {
+    // The upstream answers one request per connection, then closes it a moment later
+    // without saying so: what echo does when it closes an idle connection.
+    let port = raw_server(|mut stream| {
+        if read_head(&mut stream) {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    });
+    let relay = Binary::start(RELAY, &[], &[]);
+    for i in 0..60 {
+        std::thread::sleep(std::time::Duration::from_millis(i % 4));
+        relay.relay_to(port).expect(200, "Reply:\nhi\n");
+    }
+    assert_eq!(relay.calls("ok"), 60);
+}
