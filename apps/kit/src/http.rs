@@ -93,16 +93,10 @@ impl Format {
     }
 }
 
-/// The first value of `key` in a query or form body, decoded.
+/// The first value of `key` in a query, decoded. To read several keys, use [`read_fields`].
 pub fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<Cow<'a, str>> {
-    form_value(query?.as_bytes(), key)
-}
-
-/// The first value of `key` in `application/x-www-form-urlencoded` bytes, decoded.
-pub fn form_value<'a>(form: &'a [u8], key: &str) -> Option<Cow<'a, str>> {
-    form_urlencoded::parse(form)
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
+    let [value] = read_fields(&[key], query.map(str::as_bytes));
+    value
 }
 
 /// The first value of each field in `names`, in one pass over each source (a query or a
