@@ -83,11 +83,7 @@ async fn echo(req: Request, ctx: &Context) -> Response {
 
 /// The contract, byte for byte: `Echo host: <hostname>\nMessage: <message>\n`.
 pub fn body_text(host: &str, message: &str) -> String {
-    let mut body = String::with_capacity(22 + host.len() + message.len());
-    for part in ["Echo host: ", host, "\nMessage: ", message, "\n"] {
-        body.push_str(part);
-    }
-    body
+    ["Echo host: ", host, "\nMessage: ", message, "\n"].concat()
 }
 // ANCHOR_END: echo_handler
 

@@ -281,13 +281,20 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Still open, and idle for less than [`IDLE_TIMEOUT`].
+    fn usable(&self) -> bool {
+        !self.conn.is_closed() && self.since.elapsed() < IDLE_TIMEOUT
+    }
+}
+
 impl Pool {
     /// The newest idle connection to `target` that is still open.
     fn take(&self, target: &Target) -> Option<http1::SendRequest<Empty<Bytes>>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(at) = idle.iter().rposition(|i| i.target == *target) {
             let found = idle.remove(at);
-            if !found.conn.is_closed() && found.since.elapsed() < IDLE_TIMEOUT {
+            if found.usable() {
                 return Some(found.conn);
             }
         }
@@ -323,7 +330,7 @@ async fn close_old(pool: Weak<Pool>) {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
         let mut idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|i| !i.conn.is_closed() && i.since.elapsed() < IDLE_TIMEOUT);
+        idle.retain(Idle::usable);
     }
 }
 

@@ -188,19 +188,15 @@ impl Relay {
 
 /// The contract, byte for byte: `Relay-Host: <host>\nRelay-To: <target>\nReply:\n<echo's body>`.
 fn relay_text(host: &str, target: &Target, reply: &str) -> String {
-    let target = target.as_str();
-    let mut body = String::with_capacity(32 + host.len() + target.len() + reply.len());
-    for part in [
+    [
         "Relay-Host: ",
         host,
         "\nRelay-To: ",
-        target,
+        target.as_str(),
         "\nReply:\n",
         reply,
-    ] {
-        body.push_str(part);
-    }
-    body
+    ]
+    .concat()
 }
 
 /// An error answer: `✖ <reason>`, then echo's reply when there is one.
